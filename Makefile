@@ -1,0 +1,59 @@
+# The course's commands. `make lab` and `make test` are all a new user needs; both create .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUBMISSIONS ?= submissions
+ASSIGNMENT ?= 01_conv2d_padding_stride
+# Test workers: one per core by default; `make test WORKERS=1` to run serially.
+WORKERS ?= auto
+
+.PHONY: lab test lint format tidy assignments slides grade bench system-packages clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed: run 'make PYTHON=python3.11 ...'"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+system-packages:
+	@bash tools/install-system-packages.sh
+
+lab: $(STAMP) system-packages
+	$(BIN)/jupyter lab --notebook-dir=. notebooks/
+
+test: $(STAMP) system-packages
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/course build-assignments --check
+	COURSE_FAST=1 $(BIN)/pytest -n $(WORKERS) --dist loadfile --nbval-lax \
+	  --nbval-cell-timeout=600 tests notebooks solutions
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/course tidy
+
+tidy: $(STAMP)
+	$(BIN)/course tidy
+
+assignments: $(STAMP)
+	$(BIN)/course build-assignments
+
+slides: $(STAMP) system-packages
+	$(BIN)/course slides
+
+grade: $(STAMP)
+	$(BIN)/course grade $(ASSIGNMENT) $(SUBMISSIONS) --out _build/grades/$(ASSIGNMENT)
+
+bench: $(STAMP) system-packages
+	$(BIN)/course bench
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

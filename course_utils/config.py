@@ -1,0 +1,88 @@
+"""The one place that decides how big a run is, where caches live, and how runs are seeded.
+
+Notebooks never read environment variables themselves; they ask this module.
+
+| mode      | set by               | used for                                   |
+|-----------|----------------------|--------------------------------------------|
+| ``fast``  | ``COURSE_FAST=1``    | tests, CI and grading: seconds per notebook |
+| ``default``| nothing             | a student's laptop CPU: minutes per notebook |
+| ``full``  | ``COURSE_SCALE=full``| Colab or a GPU with internet: real datasets |
+"""
+
+import os
+import pathlib
+import random
+import sys
+
+MODES = ("fast", "default", "full")
+DEFAULT_SEED = 0
+
+
+def mode():
+    """Return the current mode: ``"fast"``, ``"default"`` or ``"full"``."""
+    if os.environ.get("COURSE_FAST", "").strip() not in ("", "0"):
+        return "fast"
+    scale = os.environ.get("COURSE_SCALE", "").strip().lower()
+    if scale in ("", "default"):
+        return "default"
+    if scale in MODES:
+        return scale
+    raise ValueError(f"COURSE_SCALE={scale!r} is not a mode: set it to one of {', '.join(MODES)}.")
+
+
+def is_fast():
+    """True in fast mode (tests, CI, grading)."""
+    return mode() == "fast"
+
+
+def is_full():
+    """True in full mode (real datasets, pretrained ImageNet weights)."""
+    return mode() == "full"
+
+
+def pick(fast, default, full=None):
+    """Return the value for the current mode; ``full`` falls back to ``default``."""
+    chosen = {"fast": fast, "default": default, "full": default if full is None else full}
+    return chosen[mode()]
+
+
+def cache_dir():
+    """Folder for generated data and downloaded files (``COURSE_CACHE`` overrides it)."""
+    folder = os.environ.get("COURSE_CACHE") or pathlib.Path.home() / ".cache" / "course_utils"
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def in_colab():
+    """True when running inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def quiet_tensorflow():
+    """Silence TensorFlow's C++ start-up logs; takes effect only before TensorFlow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # oneDNN's start-up banner and its non-deterministic fused kernels both go with this.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def seed_everything(seed=DEFAULT_SEED):
+    """Seed Python, NumPy and Keras, and ask TensorFlow for deterministic ops."""
+    quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return seed
+
+
+def setup(seed=DEFAULT_SEED):
+    """Prepare a notebook: quiet logs, seeds, determinism. Returns the mode in use."""
+    seed_everything(seed)
+    import matplotlib
+
+    # Figures identical from run to run: no date stamps in saved SVG/PDF metadata.
+    matplotlib.rcParams["svg.hashsalt"] = "course"
+    return mode()
