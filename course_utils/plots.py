@@ -39,8 +39,17 @@ def _axes_grid(count, columns=None, size=2.2):
     return figure, axes.ravel()[:count]
 
 
-def show_matrix(matrix, ax=None, title=None, annotate=True, cmap="Blues", fmt="{:g}",
-                highlight=None, vmin=None, vmax=None):
+def show_matrix(
+    matrix,
+    ax=None,
+    title=None,
+    annotate=True,
+    cmap="Blues",
+    fmt="{:g}",
+    highlight=None,
+    vmin=None,
+    vmax=None,
+):
     """Draw a 2-D array as a grid of cells with its numbers written in.
 
     ``highlight`` is an optional boolean mask of cells to hatch (padding, for example).
@@ -54,14 +63,30 @@ def show_matrix(matrix, ax=None, title=None, annotate=True, cmap="Blues", fmt="{
     ax.set_yticks([])
     if highlight is not None:
         for row, col in zip(*np.nonzero(highlight)):
-            ax.add_patch(patches.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False,
-                                           hatch="///", edgecolor="0.6", linewidth=0))
+            ax.add_patch(
+                patches.Rectangle(
+                    (col - 0.5, row - 0.5),
+                    1,
+                    1,
+                    fill=False,
+                    hatch="///",
+                    edgecolor="0.6",
+                    linewidth=0,
+                )
+            )
     if annotate and matrix.size <= 400:
         limit = np.nanmax(np.abs(matrix)) if matrix.size else 0
         for (row, col), value in np.ndenumerate(matrix):
             dark = limit and abs(value) > 0.6 * limit
-            ax.text(col, row, fmt.format(value), ha="center", va="center", fontsize=8,
-                    color="white" if dark else "black")
+            ax.text(
+                col,
+                row,
+                fmt.format(value),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if dark else "black",
+            )
     # grid lines between cells
     ax.set_xticks(np.arange(-0.5, matrix.shape[1], 1), minor=True)
     ax.set_yticks(np.arange(-0.5, matrix.shape[0], 1), minor=True)
@@ -84,15 +109,31 @@ def show_conv_grids(x, kernel, output, padding=(0, 0, 0, 0), titles=None, operat
     is_padding[top : top + x.shape[0], left : left + x.shape[1]] = False
     titles = titles or ("input" + (" (padded)" if any(padding) else ""), "kernel", "output")
     widths = [padded.shape[1], np.shape(kernel)[1], np.shape(output)[1]]
-    figure, axes = plt.subplots(1, 3, figsize=(0.5 * sum(widths) + 2.5, 0.5 * max(
-        padded.shape[0], np.shape(output)[0]) + 1.0), gridspec_kw={"width_ratios": widths})
+    figure, axes = plt.subplots(
+        1,
+        3,
+        figsize=(0.5 * sum(widths) + 2.5, 0.5 * max(padded.shape[0], np.shape(output)[0]) + 1.0),
+        gridspec_kw={"width_ratios": widths},
+    )
     show_matrix(padded, axes[0], titles[0], highlight=is_padding)
     show_matrix(kernel, axes[1], titles[1], cmap="Oranges")
     show_matrix(output, axes[2], titles[2], cmap="Greens")
-    figure.text(0.5 * (axes[0].get_position().x1 + axes[1].get_position().x0), 0.5, operator,
-                ha="center", va="center", fontsize=16)
-    figure.text(0.5 * (axes[1].get_position().x1 + axes[2].get_position().x0), 0.5, "=",
-                ha="center", va="center", fontsize=16)
+    figure.text(
+        0.5 * (axes[0].get_position().x1 + axes[1].get_position().x0),
+        0.5,
+        operator,
+        ha="center",
+        va="center",
+        fontsize=16,
+    )
+    figure.text(
+        0.5 * (axes[1].get_position().x1 + axes[2].get_position().x0),
+        0.5,
+        "=",
+        ha="center",
+        va="center",
+        fontsize=16,
+    )
     return figure
 
 
@@ -135,8 +176,16 @@ def draw_boxes(ax, boxes, labels=None, scores=None, colour="yellow", class_names
     for index, box in enumerate(np.asarray(boxes, dtype=float).reshape(-1, 4)):
         x_min, y_min, x_max, y_max = box
         # pixel centres sit at integer coordinates, so a box's edges are half a pixel outside
-        ax.add_patch(patches.Rectangle((x_min - 0.5, y_min - 0.5), x_max - x_min, y_max - y_min,
-                                       fill=False, edgecolor=colour, linewidth=1.5))
+        ax.add_patch(
+            patches.Rectangle(
+                (x_min - 0.5, y_min - 0.5),
+                x_max - x_min,
+                y_max - y_min,
+                fill=False,
+                edgecolor=colour,
+                linewidth=1.5,
+            )
+        )
         text = []
         if labels is not None:
             label = int(labels[index])
@@ -144,8 +193,14 @@ def draw_boxes(ax, boxes, labels=None, scores=None, colour="yellow", class_names
         if scores is not None:
             text.append(f"{float(scores[index]):.2f}")
         if text:
-            ax.text(x_min - 0.5, y_min - 1.0, " ".join(text), color="black", fontsize=7,
-                    bbox={"facecolor": colour, "edgecolor": "none", "pad": 0.5})
+            ax.text(
+                x_min - 0.5,
+                y_min - 1.0,
+                " ".join(text),
+                color="black",
+                fontsize=7,
+                bbox={"facecolor": colour, "edgecolor": "none", "pad": 0.5},
+            )
     return ax
 
 
@@ -179,8 +234,12 @@ def plot_history(histories, metrics=("loss",), title=None, logy=False):
             for prefix, style in (("", "-"), ("val_", "--")):
                 if prefix + metric in record:
                     label = " ".join(part for part in (name, prefix.rstrip("_")) if part)
-                    ax.plot(np.arange(1, len(record[prefix + metric]) + 1),
-                            record[prefix + metric], style, label=label or metric)
+                    ax.plot(
+                        np.arange(1, len(record[prefix + metric]) + 1),
+                        record[prefix + metric],
+                        style,
+                        label=label or metric,
+                    )
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         if logy:

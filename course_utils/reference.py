@@ -103,8 +103,12 @@ def conv2d_transpose(x, kernel, strides=1, padding="valid", output_padding=None)
     batch, height, width, _ = x_batch.shape
     kernel_h, kernel_w, out_channels, _ = kernel4.shape
     full = np.zeros(
-        (batch, (height - 1) * strides[0] + kernel_h, (width - 1) * strides[1] + kernel_w,
-         out_channels)
+        (
+            batch,
+            (height - 1) * strides[0] + kernel_h,
+            (width - 1) * strides[1] + kernel_w,
+            out_channels,
+        )
     )
     for i in range(height):
         for j in range(width):
@@ -117,8 +121,9 @@ def conv2d_transpose(x, kernel, strides=1, padding="valid", output_padding=None)
         arith.conv_transpose_output_size(n, k, s, padding, op)
         for n, k, s, op in zip((height, width), (kernel_h, kernel_w), strides, output_padding)
     ]
-    output = _crop_like_gradient(full, sizes, (height, width), (kernel_h, kernel_w), strides,
-                                 padding)
+    output = _crop_like_gradient(
+        full, sizes, (height, width), (kernel_h, kernel_w), strides, padding
+    )
     return output[0, :, :, 0] if was_2d else output
 
 
@@ -134,7 +139,9 @@ def _crop_like_gradient(full, sizes, input_sizes, kernel_sizes, strides, padding
             offsets.append(0)
     rows = min(sizes[0], full.shape[1] - offsets[0])
     cols = min(sizes[1], full.shape[2] - offsets[1])
-    output[:, :rows, :cols] = full[:, offsets[0] : offsets[0] + rows, offsets[1] : offsets[1] + cols]
+    output[:, :rows, :cols] = full[
+        :, offsets[0] : offsets[0] + rows, offsets[1] : offsets[1] + cols
+    ]
     return output
 
 

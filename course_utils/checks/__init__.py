@@ -35,8 +35,11 @@ def passed(exercise, message):
 def call(exercise, function, *args, **kwargs):
     """Call the student's function; turn a crash into a one-line failure (but not 'not done')."""
     if not callable(function):
-        fail(exercise, f"expected a function, got {type(function).__name__}; pass the function "
-             f"itself, without calling it.")
+        fail(
+            exercise,
+            f"expected a function, got {type(function).__name__}; pass the function "
+            f"itself, without calling it.",
+        )
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
@@ -61,8 +64,10 @@ def as_array(exercise, value, what="the result", shape=None, ndim=None):
         try:
             value = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
-            fail(exercise, f"{what} should be an array of numbers, got a ragged "
-                 f"{type(value).__name__}.")
+            fail(
+                exercise,
+                f"{what} should be an array of numbers, got a ragged {type(value).__name__}.",
+            )
     if not isinstance(value, np.ndarray | np.generic | int | float):
         fail(exercise, f"{what} should be a NumPy array, got {type(value).__name__}.")
     array = np.asarray(value)
@@ -106,5 +111,8 @@ def diagnose(exercise, actual, expected, mistakes, context="", atol=1e-4, rtol=1
     if actual.shape != expected.shape:
         fail(exercise, f"{context}expected shape {expected.shape}, got {actual.shape}.")
     worst = np.unravel_index(np.argmax(np.abs(actual - expected)), expected.shape)
-    fail(exercise, f"{context}wrong value at index {tuple(int(i) for i in worst)}: "
-         f"expected {float(expected[worst]):.4g}, got {float(actual[worst]):.4g}.")
+    fail(
+        exercise,
+        f"{context}wrong value at index {tuple(int(i) for i in worst)}: "
+        f"expected {float(expected[worst]):.4g}, got {float(actual[worst]):.4g}.",
+    )
