@@ -20,6 +20,18 @@ ROLES = ("answer", "check", "hidden")
 REPOSITORY = "https://github.com/dense-prediction-course/dense-prediction-course"
 BRANCH = "main"
 
+# The first lines of every notebook's Setup cell: in Colab (only there) install course_utils from
+# the configured repository. tests/ checks that every notebook starts its Setup cell with this.
+COLAB_SETUP = f"""# Setup. In Colab, install the course's helpers first (make lab did so elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    COURSE_PACKAGE = "git+{REPOSITORY}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", COURSE_PACKAGE], check=True)
+"""
+
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"

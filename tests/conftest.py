@@ -1,0 +1,7 @@
+"""Shared test settings: fast mode and quiet TensorFlow for every test process."""
+
+import os
+
+os.environ.setdefault("COURSE_FAST", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
