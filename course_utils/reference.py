@@ -13,11 +13,10 @@ from course_utils import arith
 
 
 def _pair(value):
-    """Turn ``2`` into ``(2, 2)`` and leave ``(2, 1)`` alone."""
-    if np.ndim(value) == 0:
-        return int(value), int(value)
-    first, second = value
-    return int(first), int(second)
+    """Turn ``2`` into ``(2, 2)`` and leave ``(2, 1)`` alone; ``None`` stays ``None``."""
+    if value is None or np.ndim(value) == 0:
+        value = (value, value)
+    return tuple(None if item is None else int(item) for item in value)
 
 
 def _as_batch(x, kernel):
@@ -99,7 +98,7 @@ def conv2d_transpose(x, kernel, strides=1, padding="valid", output_padding=None)
     arith._check_padding(padding)
     x_batch, kernel4, was_2d = _as_batch(x, kernel)
     strides = _pair(strides)
-    output_padding = (None, None) if output_padding is None else _pair(output_padding)
+    output_padding = _pair(output_padding)
     batch, height, width, _ = x_batch.shape
     kernel_h, kernel_w, out_channels, _ = kernel4.shape
     full = np.zeros(
