@@ -1,0 +1,212 @@
+"""``course bench``: how long every notebook takes, how much memory, and what quality it reaches.
+
+Each notebook runs alone, in default mode, in a fresh process: wall time and the kernel's peak
+memory are measured around it, and the quality figures it reports through
+:func:`course_utils.results.report` are collected from ``COURSE_RESULTS_FILE``. Results go to
+``_build/bench/results.json`` and a Markdown table, ``_build/bench/results.md``. A notebook that
+misses a target it states fails the run, and the table says by how much.
+"""
+
+import json
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from course_utils import notebooks
+
+OUT = notebooks.ROOT / "_build" / "bench"
+
+
+def run_notebook(path, mode="default", timeout=1800):
+    """Execute one notebook in a child process; return its record (time, memory, figures)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        results_file = pathlib.Path(scratch) / "results.jsonl"
+        environment = {
+            key: value for key, value in os.environ.items() if not key.startswith("COURSE_")
+        }
+        environment["COURSE_RESULTS_FILE"] = str(results_file)
+        if mode == "fast":
+            environment["COURSE_FAST"] = "1"
+        elif mode == "full":
+            environment["COURSE_SCALE"] = "full"
+        command = [
+            sys.executable,
+            "-m",
+            "course_utils.bench",
+            "--execute-one",
+            str(path),
+            "--timeout",
+            str(timeout),
+        ]
+        started = time.perf_counter()
+        finished = subprocess.run(
+            command, env=environment, capture_output=True, text=True, check=False
+        )
+        seconds = time.perf_counter() - started
+        figures = _read_figures(results_file)
+    report = json.loads(finished.stdout.strip().splitlines()[-1]) if finished.stdout.strip() else {}
+    error = report.get("error") or (finished.stderr.strip().splitlines() or [""])[-1]
+    return {
+        "notebook": f"{path.parent.name}/{path.name}",
+        "mode": mode,
+        "seconds": round(seconds, 1),
+        "peak_memory_mb": report.get("peak_memory_mb"),
+        "ok": finished.returncode == 0,
+        "error": None if finished.returncode == 0 else error,
+        "figures": figures,
+    }
+
+
+def _read_figures(results_file):
+    """The figures a notebook reported, as ``{name: entry}``."""
+    if not results_file.exists():
+        return {}
+    entries = [json.loads(line) for line in results_file.read_text().splitlines() if line]
+    return {entry["name"]: entry for entry in entries}
+
+
+def _execute_one(path, timeout):
+    """Child-process side: run the notebook, then print peak kernel memory as JSON."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    error = None
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as failure:
+        # the last line of a cell error names the exception and its message
+        error = str(failure).strip().splitlines()[-1][:300]
+    # ru_maxrss of finished children is in KiB on Linux: the kernel is our only child.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"peak_memory_mb": round(peak), "error": error}))
+    return 1 if error else 0
+
+
+def lecture_and_solution_notebooks():
+    """Every notebook the benchmark runs, in course order."""
+    return notebooks.notebook_paths("notebooks") + notebooks.notebook_paths("solutions")
+
+
+def missed_targets(records):
+    """Lines naming each stated target that was missed, and by how much."""
+    lines = []
+    for record in records:
+        for name, entry in record["figures"].items():
+            if entry.get("missed_by") is not None:
+                bound = (
+                    ("at least", entry["at_least"])
+                    if entry.get("at_least") is not None
+                    else ("at most", entry["at_most"])
+                )
+                lines.append(
+                    f"{record['notebook']}: {name} = {entry['value']:.4g}, "
+                    f"{bound[0]} {bound[1]:g} was stated: missed by {entry['missed_by']:.4g}"
+                )
+        if not record["ok"] and not any(line.startswith(record["notebook"]) for line in lines):
+            lines.append(f"{record['notebook']}: failed: {record['error']}")
+    return lines
+
+
+def markdown_table(records, extras=()):
+    """The results as a Markdown table, plus extra ``(name, value)`` rows below it."""
+    lines = [
+        "| notebook | mode | time (s) | peak memory (MB) | figures | status |",
+        "| --- | --- | ---: | ---: | --- | --- |",
+    ]
+    for record in records:
+        figures = ", ".join(
+            f"{name} {entry['value']:.3g}"
+            + (
+                f" (≥ {entry['at_least']:g})"
+                if entry.get("at_least") is not None
+                else f" (≤ {entry['at_most']:g})"
+                if entry.get("at_most") is not None
+                else ""
+            )
+            for name, entry in record["figures"].items()
+        )
+        status = "ok" if record["ok"] else "FAILED"
+        lines.append(
+            f"| {record['notebook']} | {record['mode']} | {record['seconds']:.0f} | "
+            f"{record['peak_memory_mb'] or ''} | {figures} | {status} |"
+        )
+    if extras:
+        lines += ["", "| measure | value |", "| --- | --- |"]
+        lines += [f"| {name} | {value} |" for name, value in extras]
+    return "\n".join(lines) + "\n"
+
+
+def run(only=None, mode="default", comparisons=True, out=OUT):
+    """Benchmark the course; write results.json and results.md; return the missed targets."""
+    from course_utils import progress
+
+    paths = [p for p in lecture_and_solution_notebooks() if not only or only in p.name]
+    records = []
+    for path in progress.bar(paths, description="notebooks"):
+        record = run_notebook(path, mode)
+        records.append(record)
+        print(
+            f"{record['notebook']}: {record['seconds']:.0f} s, "
+            f"{record['peak_memory_mb']} MB, {'ok' if record['ok'] else 'FAILED'}",
+            flush=True,
+        )
+    extras = _extra_measures(mode) if comparisons else []
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(
+        json.dumps({"notebooks": records, "measures": extras}, indent=1) + "\n"
+    )
+    (out / "results.md").write_text(markdown_table(records, extras))
+    return missed_targets(records)
+
+
+def _extra_measures(mode):
+    """Comparisons with public recipes and the grader's throughput, where available."""
+    measures = []
+    for module_name in ("course_utils.baselines", "course_utils.grading"):
+        try:
+            module = __import__(module_name, fromlist=["bench_measures"])
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, "bench_measures"):
+            measures += list(module.bench_measures(mode))
+    return measures
+
+
+def add_cli(subparsers):
+    """Register ``course bench``."""
+    parser = subparsers.add_parser("bench", help="time every notebook and collect its figures")
+    parser.add_argument("--only", help="only notebooks whose name contains this")
+    parser.add_argument("--mode", default="default", choices=["fast", "default", "full"])
+    parser.add_argument(
+        "--no-comparisons",
+        action="store_true",
+        help="skip the public-recipe comparisons and grader throughput",
+    )
+    parser.set_defaults(handler=_cli_bench)
+
+
+def _cli_bench(arguments):
+    """``course bench``: run, write the tables, fail loudly on missed targets."""
+    missed = run(arguments.only, arguments.mode, not arguments.no_comparisons)
+    print(f"results: {OUT / 'results.md'}")
+    for line in missed:
+        print(f"MISSED {line}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--execute-one":
+        timeout = int(sys.argv[4]) if len(sys.argv) > 4 else 1800
+        sys.exit(_execute_one(pathlib.Path(sys.argv[2]), timeout))

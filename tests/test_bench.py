@@ -1,0 +1,57 @@
+"""course bench: notebooks run alone, figures are collected, missed targets fail loudly."""
+
+import json
+import pathlib
+
+import pytest
+
+from course_utils import bench, results
+
+FIXTURES = pathlib.Path(__file__).parent / "bench_fixtures"
+
+
+def test_a_notebook_that_reaches_its_targets_is_recorded_with_its_figures():
+    record = bench.run_notebook(FIXTURES / "reaches.ipynb")
+    assert record["ok"], record["error"]
+    assert record["figures"]["tiny_score"]["value"] == pytest.approx(0.9)
+    assert record["figures"]["tiny_error"]["at_most"] == pytest.approx(0.2)
+    assert record["peak_memory_mb"] > 0
+    assert bench.missed_targets([record]) == []
+
+
+def test_a_missed_target_fails_the_notebook_and_says_by_how_much():
+    record = bench.run_notebook(FIXTURES / "misses.ipynb")
+    assert not record["ok"]
+    assert "TargetMissed" in record["error"]
+    [line] = bench.missed_targets([record])
+    assert "tiny_score = 0.3" in line and "missed by 0.2" in line
+
+
+def test_fast_mode_only_prints_a_miss(capsys, monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    results.report("score", 0.1, at_least=0.5)
+    assert capsys.readouterr().out == "score = 0.1 (target >= 0.5) missed\n"
+
+
+def test_default_mode_raises_on_a_miss(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    monkeypatch.setenv("COURSE_RESULTS_FILE", str(tmp_path / "figures.jsonl"))
+    with pytest.raises(results.TargetMissed, match="misses its target by 0.001"):
+        results.report("mse", 0.006, at_most=0.005)
+    entry = json.loads((tmp_path / "figures.jsonl").read_text())
+    assert entry["name"] == "mse" and entry["mode"] == "default"
+
+
+def test_markdown_table_lists_every_notebook():
+    record = {
+        "notebook": "notebooks/01_x.ipynb",
+        "mode": "default",
+        "seconds": 12.3,
+        "peak_memory_mb": 900,
+        "ok": True,
+        "error": None,
+        "figures": {"acc": {"value": 0.91, "at_least": 0.9}},
+    }
+    table = bench.markdown_table([record], extras=[("grader throughput", "40 / min")])
+    assert "| notebooks/01_x.ipynb | default | 12 | 900 | acc 0.91 (≥ 0.9) | ok |" in table
+    assert "| grader throughput | 40 / min |" in table
