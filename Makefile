@@ -8,7 +8,7 @@ ASSIGNMENT ?= 01_conv2d_padding_stride
 # Test workers: one per core by default; `make test WORKERS=1` to run serially.
 WORKERS ?= auto
 
-.PHONY: lab test lint format tidy assignments slides grade bench system-packages clean
+.PHONY: lab test test-steps lint format tidy assignments slides grade bench system-packages clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -25,6 +25,10 @@ lab: $(STAMP) system-packages
 	$(BIN)/jupyter lab --notebook-dir=. notebooks/
 
 test: $(STAMP) system-packages
+	@bash tools/timed.sh _build/bench/make_test_seconds $(MAKE) --no-print-directory test-steps
+
+# The steps of `make test`, timed as a whole by the target above (course bench reports it).
+test-steps:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/course build-assignments --check

@@ -172,8 +172,12 @@ def run(only=None, mode="default", comparisons=True, out=OUT):
 
 
 def _extra_measures(mode):
-    """Comparisons with public recipes and the grader's throughput, where available."""
+    """Comparisons with public recipes, the grader's throughput, and make test's last time."""
     measures = []
+    test_time = OUT / "make_test_seconds"
+    if test_time.exists():
+        minutes = int(test_time.read_text().strip()) / 60
+        measures.append(("make test, last run (minutes)", f"{minutes:.1f}"))
     for module_name in ("course_utils.baselines", "course_utils.grading"):
         try:
             module = __import__(module_name, fromlist=["bench_measures"])
