@@ -601,6 +601,87 @@ def decode_yolo_targets(targets, image_size, boxes_per_cell=2, num_classes=10, t
 
 
 # ---------------------------------------------------------------------------------------------
+# Figures of the data (candidates for course_utils.plots; matplotlib is imported only here)
+
+
+def show_scenes(scenes, count=8, columns=4, size=2.2):
+    """Scenes with their masks coloured in and their boxes drawn, labelled with the digit."""
+    from course_utils import plots
+
+    count = min(count, len(scenes.images))
+    pairs = zip(scenes.images[:count], scenes.masks[:count])
+    figure = plots.show_images(
+        [plots.overlay_mask(image, mask) for image, mask in pairs], columns=columns, size=size
+    )
+    for ax, boxes in zip(figure.axes, scenes.boxes[:count]):
+        plots.draw_boxes(ax, boxes[:, 1:], labels=boxes[:, 0])
+    return figure
+
+
+def show_class_balance(masks, class_names=SCENE_CLASSES):
+    """Bar chart of the share of pixels in each mask class, background first."""
+    import matplotlib.pyplot as plt
+
+    from course_utils import plots
+
+    fractions = pixel_class_fractions(masks, len(class_names))
+    figure, ax = plt.subplots(figsize=(0.55 * len(class_names) + 1.5, 2.8))
+    positions = np.arange(len(class_names))
+    colours = plots.mask_to_rgb(positions, num_classes=len(class_names))
+    ax.bar(positions, 100 * fractions, color=colours, edgecolor="0.3")
+    for position, fraction in zip(positions, fractions):
+        ax.text(
+            position, 100 * fraction, f"{100 * fraction:.1f}", ha="center", va="bottom", fontsize=7
+        )
+    ax.set_xticks(positions, class_names, fontsize=8, rotation=45)
+    ax.set_ylabel("% of pixels")
+    ax.set_title(f"background is {100 * fractions[0]:.1f}% of all pixels", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def show_yolo_grid(image, boxes, grid_size=8, boxes_per_cell=2, num_classes=10):
+    """One scene under its YOLO grid, beside the grid's confidence targets and classes.
+
+    Left: the image, the S x S cells, the boxes, their centres (+) and, shaded, the cell that
+    holds each centre. Right: the confidence target of each cell, with the class it must predict.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib import patches
+
+    from course_utils import plots
+
+    image = np.squeeze(np.asarray(image))
+    boxes = np.asarray(boxes).reshape(-1, 5)
+    size = image.shape[0]
+    cell = size / grid_size
+    targets = encode_yolo_targets([boxes], size, grid_size, boxes_per_cell, num_classes)[0]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8.4, 4.2))
+    left.imshow(image, cmap="gray", vmin=0, vmax=1)
+    for line in np.arange(1, grid_size) * cell - 0.5:  # pixel centres sit on integers
+        left.axhline(line, color="0.55", linewidth=0.6)
+        left.axvline(line, color="0.55", linewidth=0.6)
+    slots = 5 * boxes_per_cell
+    for row, column in zip(*np.nonzero(targets[..., 4])):
+        digit = targets[row, column, slots:].argmax()
+        colour = plots.mask_to_rgb(digit + 1, num_classes=num_classes + 1)
+        corner = (column * cell - 0.5, row * cell - 0.5)
+        left.add_patch(patches.Rectangle(corner, cell, cell, color=colour, alpha=0.35))
+        right.text(column, row, str(digit), ha="center", va="center", fontsize=9)
+    plots.draw_boxes(left, boxes[:, 1:], labels=boxes[:, 0])
+    centres_x = (boxes[:, 1] + boxes[:, 3] + 1) / 2 - 0.5
+    centres_y = (boxes[:, 2] + boxes[:, 4] + 1) / 2 - 0.5
+    left.plot(centres_x, centres_y, "+", color="red", markersize=10, markeredgewidth=2)
+    left.set_xticks([])
+    left.set_yticks([])
+    left.set_title(f"{grid_size} x {grid_size} grid, cells of {cell:g} pixels", fontsize=10)
+    plots.show_matrix(targets[..., 4], ax=right, annotate=False, cmap="Greens", vmin=0, vmax=2)
+    right.set_title("confidence target (shaded) and class", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------
 # Oxford-IIIT Pet
 
 
@@ -679,6 +760,13 @@ def main(argv=None):
     builder.download_and_prepare()
     print(f"Oxford-IIIT Pet is ready in {builder.data_dir}")
     return 0
+
+
+def add_cli(subparsers):
+    """Register ``course data pets`` (the same as ``python -m course_utils.data pets``)."""
+    parser = subparsers.add_parser("data", help="download and prepare a full-mode dataset")
+    parser.add_argument("dataset", choices=["pets"])
+    parser.set_defaults(handler=lambda arguments: main([arguments.dataset]))
 
 
 if __name__ == "__main__":

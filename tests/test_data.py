@@ -527,3 +527,46 @@ def test_no_loader_opens_a_socket(mode, cache, keras_home, monkeypatch, network_
     if DEBIAN_FASHION.exists():
         data.load_fashion_mnist()
     assert not network_attempts
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures and the command line
+
+
+def test_show_scenes_draws_one_box_per_digit(cache):
+    from matplotlib import patches, pyplot
+
+    scenes = data.make_digit_scenes(6, size=32)
+    figure = data.show_scenes(scenes, count=4, columns=2)
+    rectangles = [
+        [artist for artist in ax.patches if isinstance(artist, patches.Rectangle)]
+        for ax in figure.axes
+    ]
+    assert [len(found) for found in rectangles] == [len(boxes) for boxes in scenes.boxes[:4]]
+    pyplot.close(figure)
+
+
+def test_show_yolo_grid_shades_the_cells_holding_centres():
+    from matplotlib import pyplot
+
+    boxes = np.array([[3, 10, 20, 19, 35], [7, 40, 4, 60, 20]])
+    figure = data.show_yolo_grid(np.zeros((64, 64)), boxes, grid_size=8)
+    grid, confidence = figure.axes
+    written = sorted(text.get_text() for text in confidence.texts if text.get_text().strip())
+    assert written == ["3", "7"]
+    shaded = [patch for patch in grid.patches if patch.get_alpha() == 0.35]
+    assert sorted((patch.get_x(), patch.get_y()) for patch in shaded) == [(7.5, 23.5), (47.5, 7.5)]
+    pyplot.close(figure)
+
+
+def test_show_class_balance_titles_the_background_share():
+    from matplotlib import pyplot
+
+    figure = data.show_class_balance(np.array([[[0, 0, 0, 4]]], np.uint8))
+    assert "75.0%" in figure.axes[0].get_title()
+    pyplot.close(figure)
+
+
+def test_the_command_line_explains_its_one_use(capsys):
+    assert data.main(["cats"]) == 2
+    assert "python -m course_utils.data pets" in capsys.readouterr().out
