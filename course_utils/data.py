@@ -569,12 +569,15 @@ def encode_yolo_targets(boxes, image_size, grid_size=8, boxes_per_cell=2, num_cl
     return targets
 
 
-def decode_yolo_targets(targets, image_size, boxes_per_cell=2, num_classes=10, threshold=0.5):
+def decode_yolo_targets(
+    targets, image_size, grid_size=None, boxes_per_cell=2, num_classes=10, threshold=0.5
+):
     """Boxes back from YOLO targets: a list of N float32 arrays (k, 5), the inverse of encoding.
 
     Rows are ``(class, x_min, y_min, x_max, y_max)`` in inclusive pixel coordinates (floats; round
     them to recover integer boxes), one per cell whose most confident slot exceeds
-    ``threshold``, in row-major cell order. The grid size is read from ``targets``.
+    ``threshold``, in row-major cell order. The grid size is read from ``targets``
+    (``grid_size``, if given, must match it).
     """
     targets = np.asarray(targets, dtype=np.float32)
     depth = 5 * boxes_per_cell + num_classes
@@ -583,6 +586,9 @@ def decode_yolo_targets(targets, image_size, boxes_per_cell=2, num_classes=10, t
             f"targets have shape {targets.shape}: expected (N, S, S, 5B + C) = (N, S, S, {depth}) "
             "for these boxes_per_cell and num_classes."
         )
+    cells = targets.shape[1]
+    if grid_size is not None and grid_size != cells:
+        raise ValueError(f"targets hold a {cells} x {cells} grid, not grid_size={grid_size}.")
     count, grid_size = targets.shape[:2]
     cell = image_size / grid_size
     slots = targets[..., : 5 * boxes_per_cell].reshape(count, grid_size, grid_size, -1, 5)

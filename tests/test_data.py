@@ -321,7 +321,7 @@ def test_yolo_round_trip_on_scenes(cache):
         targets = data.encode_yolo_targets(
             scenes.boxes, 64, grid_size=grid_size, boxes_per_cell=boxes_per_cell
         )
-        decoded = data.decode_yolo_targets(targets, 64, boxes_per_cell=boxes_per_cell)
+        decoded = data.decode_yolo_targets(targets, 64, grid_size, boxes_per_cell)
         kept = 0
         for truth, found in zip(scenes.boxes, decoded):
             np.testing.assert_allclose(found, np.round(found), atol=1e-3)
@@ -359,9 +359,11 @@ def test_yolo_encoding_rejects_bad_boxes(boxes, message):
         data.encode_yolo_targets(boxes, 64)
 
 
-def test_yolo_decoding_rejects_a_wrong_depth():
+def test_yolo_decoding_rejects_a_wrong_depth_or_grid():
     with pytest.raises(ValueError, match="5B \\+ C"):
         data.decode_yolo_targets(np.zeros((1, 8, 8, 15)), 64)
+    with pytest.raises(ValueError, match="8 x 8 grid, not grid_size=7"):
+        data.decode_yolo_targets(np.zeros((1, 8, 8, 20)), 64, grid_size=7)
 
 
 # ---------------------------------------------------------------------------------------------
