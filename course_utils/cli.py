@@ -11,6 +11,7 @@ import sys
 
 COMMAND_MODULES = (
     "course_utils.notebooks",  # build-assignments, tidy
+    "course_utils.data",  # data (prepare datasets ahead of time)
     "course_utils.grading",  # grade
     "course_utils.slides",  # slides
     "course_utils.bench",  # bench

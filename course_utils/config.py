@@ -66,9 +66,31 @@ def quiet_tensorflow():
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
+def import_tensorflow_quietly():
+    """Import TensorFlow with file descriptor 2 muted.
+
+    Its C++ runtime writes start-up lines ("absl::InitializeLog", "cudart_stub") straight to
+    the process's stderr before any log level applies, and Jupyter shows them in the cell.
+    Python-level errors still surface: they are raised after stderr is restored.
+    """
+    quiet_tensorflow()
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tensorflow
+
+
 def seed_everything(seed=DEFAULT_SEED):
     """Seed Python, NumPy and Keras, and ask TensorFlow for deterministic ops."""
-    quiet_tensorflow()
+    import_tensorflow_quietly()
     import keras
     import tensorflow as tf
 

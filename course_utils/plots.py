@@ -175,12 +175,13 @@ def draw_boxes(ax, boxes, labels=None, scores=None, colour="yellow", class_names
     """Draw ``(x_min, y_min, x_max, y_max)`` boxes on ``ax``, labelled with class and score."""
     for index, box in enumerate(np.asarray(boxes, dtype=float).reshape(-1, 4)):
         x_min, y_min, x_max, y_max = box
-        # pixel centres sit at integer coordinates, so a box's edges are half a pixel outside
+        # Boxes hold inclusive pixel coordinates and pixel centres sit at integers, so the
+        # edges lie half a pixel outside and a box spans x_max - x_min + 1 pixels.
         ax.add_patch(
             patches.Rectangle(
                 (x_min - 0.5, y_min - 0.5),
-                x_max - x_min,
-                y_max - y_min,
+                x_max - x_min + 1,
+                y_max - y_min + 1,
                 fill=False,
                 edgecolor=colour,
                 linewidth=1.5,
