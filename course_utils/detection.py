@@ -625,3 +625,40 @@ def bilinear_sample(feature_map, x, y):
     top = (1 - fx) * feature_map[y0, x0] + fx * feature_map[y0, x1]
     bottom = (1 - fx) * feature_map[y1, x0] + fx * feature_map[y1, x1]
     return (1 - fy) * top + fy * bottom
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+def draw_grid(ax, image_size, grid_size, colour="0.55"):
+    """Draw the S x S grid of a YOLO output over an image shown with ``imshow``."""
+    # imshow puts pixel centres at integers, so pixel edges (and cell edges) sit at k - 0.5
+    for edge in np.arange(1, grid_size) * image_size / grid_size - 0.5:
+        ax.axhline(edge, color=colour, linewidth=0.6)
+        ax.axvline(edge, color=colour, linewidth=0.6)
+    return ax
+
+
+def show_detections(
+    images, truths=None, detections=None, titles=None, columns=4, size=2.6, labels=True
+):
+    """Scenes with true boxes (green) and detections (yellow, with class and score if ``labels``).
+
+    ``truths``: (k, 5) arrays of (class, corners); ``detections``: :class:`Detections`; both in
+    continuous pixel coordinates (see :func:`truths_to_continuous`).
+    """
+    from course_utils import plots
+
+    figure = plots.show_images(images, titles=titles, columns=columns, size=size)
+    for index, ax in enumerate(figure.axes[: len(images)]):
+        if truths is not None:
+            plots.draw_boxes(ax, _truth_array(truths[index])[:, 1:], colour="lime")
+        if detections is not None:
+            found = detections[index]
+            if labels:
+                plots.draw_boxes(ax, found.boxes, found.classes, found.scores, colour="yellow")
+            else:
+                plots.draw_boxes(ax, found.boxes, colour="yellow")
+    return figure
