@@ -244,6 +244,11 @@ def add_cli(subparsers):
     """Register ``course build-assignments`` and ``course tidy``."""
     build = subparsers.add_parser("build-assignments", help="write assignments/ from solutions/")
     build.add_argument("--check", action="store_true", help="fail if assignments/ is stale")
+    build.add_argument(
+        "--references",
+        action="store_true",
+        help="also build the grading references in _build/grading (runs each stale solution)",
+    )
     build.set_defaults(handler=_cli_build)
     tidy_parser = subparsers.add_parser(
         "tidy", help="strip outputs and fix ids of source notebooks"
@@ -264,6 +269,25 @@ def _cli_build(arguments):
         return 1
     verb = "stale" if arguments.check else "rebuilt"
     print(f"assignments/: {len(stale)} {verb}, {len(notebook_paths('solutions'))} solutions.")
+    if arguments.references:
+        return _cli_references(check=arguments.check)
+    return 0
+
+
+def _cli_references(check):
+    """Build (or with ``check``, list stale) grading references; executing them takes a while."""
+    # Imported here: --check runs on every commit and must not pay for the grader.
+    from course_utils.grading import reference
+
+    try:
+        names = reference.stale() if check else reference.build_all()
+    except reference.BuildError as error:
+        print(f"error: {error}")
+        return 1
+    if check and names:
+        print(f"grading references are stale for {', '.join(names)}: run it without --check.")
+        return 1
+    print(f"grading references: {len(names)} {'stale' if check else 'built'}.")
     return 0
 
 
