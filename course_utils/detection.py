@@ -65,6 +65,13 @@ def inclusive_to_continuous(boxes):
     return np.concatenate([boxes[..., :2], boxes[..., 2:] + 1], axis=-1)
 
 
+def continuous_to_inclusive(boxes):
+    """Continuous boxes to inclusive pixel ones (``x_max`` the last pixel), the inverse of
+    :func:`inclusive_to_continuous`; fractional coordinates stay fractional."""
+    boxes = _boxes(boxes)
+    return np.concatenate([boxes[..., :2], boxes[..., 2:] - 1], axis=-1)
+
+
 def box_area(boxes, inclusive=False):
     """Areas of corner boxes; ``inclusive`` counts both end pixels (width = max - min + 1)."""
     boxes = _boxes(boxes)
@@ -641,6 +648,13 @@ def draw_grid(ax, image_size, grid_size, colour="0.55"):
     return ax
 
 
+def draw_continuous_boxes(ax, boxes, labels=None, scores=None, colour="yellow"):
+    """:func:`course_utils.plots.draw_boxes` for continuous boxes (it expects inclusive pixels)."""
+    from course_utils import plots
+
+    return plots.draw_boxes(ax, continuous_to_inclusive(boxes), labels, scores, colour)
+
+
 def show_detections(
     images, truths=None, detections=None, titles=None, columns=4, size=2.6, labels=True
 ):
@@ -654,11 +668,11 @@ def show_detections(
     figure = plots.show_images(images, titles=titles, columns=columns, size=size)
     for index, ax in enumerate(figure.axes[: len(images)]):
         if truths is not None:
-            plots.draw_boxes(ax, _truth_array(truths[index])[:, 1:], colour="lime")
+            draw_continuous_boxes(ax, _truth_array(truths[index])[:, 1:], colour="lime")
         if detections is not None:
             found = detections[index]
             if labels:
-                plots.draw_boxes(ax, found.boxes, found.classes, found.scores, colour="yellow")
+                draw_continuous_boxes(ax, found.boxes, found.classes, found.scores, "yellow")
             else:
-                plots.draw_boxes(ax, found.boxes, colour="yellow")
+                draw_continuous_boxes(ax, found.boxes, colour="yellow")
     return figure

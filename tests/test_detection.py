@@ -397,3 +397,18 @@ def test_roi_pool_is_blind_to_subpixel_shifts():
     )
     moved = detection.roi_align(feature_map, shifted) - detection.roi_align(feature_map, box)
     np.testing.assert_allclose(moved, 0.3, rtol=1e-5)  # the map rises by 1 per column
+
+
+def test_continuous_inclusive_round_trip_and_drawing():
+    """Conversions invert each other; figures draw a continuous box exactly on its pixels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    boxes = np.array([[2, 3, 5, 8], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        detection.continuous_to_inclusive(detection.inclusive_to_continuous(boxes)), boxes
+    )
+    figure = detection.show_detections([np.zeros((16, 16))], [np.array([[1, 2, 3, 6, 9]])])
+    patch = figure.axes[0].patches[0]
+    # continuous [2, 6) covers pixels 2..5, whose edges imshow puts at 1.5 and 5.5
+    assert (patch.get_x(), patch.get_y(), patch.get_width(), patch.get_height()) == (1.5, 2.5, 4, 6)
