@@ -22,7 +22,8 @@ What a cell becomes, decided from the notebook itself:
 | anything else                                               | continues the current slide     |
 
 Log outputs (stderr, Keras epoch logs, tqdm bars) and widgets (they need a live kernel) are
-dropped from every cell. A slide taller than the screen scrolls instead of being cut off.
+dropped from every cell. A slide taller than the screen shrinks to fit, down to 65 %; beyond
+that it scrolls (the browser check counts such slides: a ``##`` more would split them).
 """
 
 import base64
@@ -221,7 +222,10 @@ window.MathJax = {
     processEnvironments: true,
     tags: "ams"
   },
-  svg: {fontCache: "global"}
+  // The speaker view copies a note's HTML into its own window, without MathJax's styles: each
+  // formula must carry its own glyphs, and no hidden MathML copy that would show there.
+  svg: {fontCache: "local"},
+  options: {enableAssistiveMml: false, menuOptions: {settings: {assistiveMml: false}}}
 };
 </script>
 <script src="{{ lib }}/mathjax/es5/tex-svg-full.js"></script>
@@ -243,6 +247,23 @@ window.MathJax = {
 <script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
 <script src="{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"></script>
 <script>
+// A slide taller than the screen shrinks to fit, down to 65 %; beyond that it scrolls.
+function fitSlide(slide) {
+  const cells = [...slide.children].filter((cell) => !cell.matches("aside.notes, section"));
+  let scale = 1;
+  cells.forEach((cell) => { cell.style.zoom = ""; });
+  // Twice: paddings that do not shrink make one proportional step fall a little short.
+  for (let pass = 0; pass < 2 && slide.scrollHeight > slide.clientHeight + 1; pass++) {
+    scale = Math.max(0.65, scale * slide.clientHeight / slide.scrollHeight - 0.005);
+    cells.forEach((cell) => { cell.style.zoom = scale; });
+  }
+}
+const fitCurrent = () => fitSlide(Reveal.getCurrentSlide());
+Reveal.on("ready", fitCurrent);
+Reveal.on("slidechanged", fitCurrent);
+// Fonts, figures and formulas change heights after reveal.js is ready.
+window.addEventListener("load", fitCurrent);
+MathJax.startup.promise.then(fitCurrent);
 Reveal.initialize({
   controls: true,
   progress: true,
@@ -285,7 +306,7 @@ def render(prepared, source_folder):
     return body
 
 
-def execute(notebook, source_folder, fast):
+def execute(notebook, source_folder, fast, log_path):
     """Run a notebook in a fresh kernel in the given mode; return the executed copy."""
     import nbclient
 
@@ -297,7 +318,11 @@ def execute(notebook, source_folder, fast):
         kernel_name="python3",
         resources={"metadata": {"path": str(source_folder)}},
     )
-    client.execute(env=env)
+    pathlib.Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    # The kernel's own chatter (TensorFlow start-up lines) goes to a log, not between the
+    # build's progress lines; cell errors still come back through the protocol.
+    with open(log_path, "w") as log:
+        client.execute(env=env, stdout=log, stderr=subprocess.STDOUT)
     return notebook
 
 
@@ -306,7 +331,8 @@ def build_deck(path, output=OUTPUT, fast=False, run=True):
     path = pathlib.Path(path)
     notebook = notebooks.read(path)
     if run:
-        notebook = execute(notebook, path.parent, fast)
+        log = pathlib.Path(output) / "logs" / f"{path.stem}.log"
+        notebook = execute(notebook, path.parent, fast, log)
     prepared = prepare(notebook)
     deck = summary(prepared, path.stem)
     (pathlib.Path(output) / f"{path.stem}.html").write_text(
@@ -523,13 +549,17 @@ class Browser:
                 return reply.get("result", {})
             self.events.append(reply)
 
-    def wait_for(self, event, session, timeout=None):
-        """Wait for an event of a session (one already received counts)."""
+    def wait_for(self, event, session, timeout=None, where=lambda params: True):
+        """Wait for an event of a session (one already received counts); return its params."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             for message in self.events:
-                if message.get("method") == event and message.get("sessionId") == session:
-                    return message
+                if (
+                    message.get("method") == event
+                    and message.get("sessionId") == session
+                    and where(message.get("params", {}))
+                ):
+                    return message.get("params", {})
             self.events.append(self._receive(deadline, event))
 
     def _receive(self, deadline, waiting_for):
@@ -545,12 +575,17 @@ class Browser:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def open_page(self, url):
-        """Open ``url`` in a new tab with logging on; return the tab's session id."""
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+    def attach(self, target):
+        """Attach to a target with logging on; return the session id."""
         session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", session)
+        return session
+
+    def open_page(self, url):
+        """Open ``url`` in a new tab; return the tab's session id."""
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        session = self.attach(target)
         self.call(
             "Emulation.setDeviceMetricsOverride",
             session,
@@ -576,17 +611,20 @@ class Browser:
             raise RuntimeError(f"JavaScript failed: {result['exceptionDetails'].get('text')}")
         return result["result"].get("value")
 
-    def press(self, session, key, key_code):
-        """Press and release one key in a tab (``key`` is also its DOM ``code``)."""
+    def press(self, session, key, key_code, code=None):
+        """Press and release one key in a tab, as a user would (popups are allowed then)."""
         for kind in ("keyDown", "keyUp"):
+            # A printable key sends its character with the key press, like a keyboard does.
+            text = {"text": key} if kind == "keyDown" and len(key) == 1 else {}
             self.call(
                 "Input.dispatchKeyEvent",
                 session,
                 type=kind,
                 key=key,
-                code=key,
+                code=code or key,
                 windowsVirtualKeyCode=key_code,
                 nativeVirtualKeyCode=key_code,
+                **text,
             )
 
     def problems(self, session):
@@ -643,6 +681,11 @@ INSPECT = """(async () => {
     images: images.length,
     brokenImages: images.filter((image) => !(image.complete && image.naturalWidth > 0)).length,
     fonts: document.fonts.status,
+    tall: sections.filter((section, index) => {
+      Reveal.slide(index, 0);  // only slides near the current one are laid out
+      const shown = Reveal.getCurrentSlide();  // nbconvert nests a subslide in each slide
+      return shown.scrollHeight > shown.clientHeight + 2;
+    }).length,
     showcase: firstWith("img") >= 0 ? firstWith("img") : Math.max(firstWith("mjx-container"), 0),
   };
 })()"""
@@ -656,11 +699,11 @@ GO_TO = """(async (index) => {
 
 
 def check_deck(browser, path, expected, screenshot=None):
-    """Open a deck with the network blocked; return a list of what is wrong (empty: all good)."""
+    """Open a deck with the network blocked; return its measures, with ``errors`` (empty: good)."""
     session = browser.open_page(pathlib.Path(path).resolve().as_uri())
     found = browser.evaluate(session, INSPECT)
     if "error" in found:
-        return [found["error"], *browser.problems(session)]
+        return {"errors": [found["error"], *browser.problems(session)]}
     errors = _compare(found, expected)
     browser.evaluate(session, "Reveal.slide(0, 0)")
     browser.press(session, "ArrowRight", 39)
@@ -674,7 +717,39 @@ def check_deck(browser, path, expected, screenshot=None):
         pathlib.Path(screenshot).write_bytes(base64.b64decode(image))
     errors += browser.problems(session)
     browser.call("Target.closeTarget", targetId=_target_of(browser, session))
-    return errors
+    return {**found, "errors": errors}
+
+
+SPEAKER_NOTES = """(async () => {
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    const notes = document.querySelector(".speaker-controls-notes .value");
+    if (notes && notes.innerText.trim()) {
+      const svgs = [...notes.querySelectorAll("mjx-container svg")];
+      const drawn = svgs.filter((svg) => svg.getBoundingClientRect().width > 0
+                                && svg.querySelector("use, path"));
+      return {text: notes.innerText, formulas: svgs.length, drawn: drawn.length};
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return null;
+})()"""
+
+
+def speaker_notes(browser, session, slide):
+    """What the speaker view (key S) shows as notes of slide ``slide``, and its problems."""
+    browser.call("Target.setDiscoverTargets", discover=True)
+    opener = _target_of(browser, session)
+    browser.evaluate(session, f"Reveal.slide({slide}, 0)")
+    browser.press(session, "s", 83, code="KeyS")
+    popup = browser.wait_for(
+        "Target.targetCreated", None, where=lambda p: p["targetInfo"].get("openerId") == opener
+    )["targetInfo"]["targetId"]
+    popup_session = browser.attach(popup)
+    shown = browser.evaluate(popup_session, SPEAKER_NOTES)
+    problems = browser.problems(popup_session)
+    browser.call("Target.closeTarget", targetId=popup)
+    return shown, problems
 
 
 def _target_of(browser, session):
@@ -745,7 +820,10 @@ def build(paths, output=OUTPUT, fast=False, run=True):
         try:
             deck = build_deck(path, output, fast=fast, run=run)
         except Exception as error:  # one broken notebook must not stop the others
-            failures.append(f"{path.stem}: {type(error).__name__}: {_first_line(error)}")
+            failures.append(
+                f"{path.stem}: {type(error).__name__}: {_first_line(error)} "
+                f"(kernel log: {output / 'logs' / (path.stem + '.log')})"
+            )
             print(f"{prefix}: FAILED: {failures[-1]}", flush=True)
             continue
         decks[deck["name"]] = deck
@@ -778,10 +856,13 @@ def check(decks, output=OUTPUT, screenshots=None):
         for deck in decks:
             path = output / f"{deck['name']}.html"
             text = path.read_text(encoding="utf-8")
-            errors = [f"loads from the network: {s}" for s in remote_references(text)]
-            errors += check_deck(browser, path, deck, screenshots / f"{deck['name']}.png")
-            status = "ok" if not errors else "FAILED"
-            print(f"checked {deck['name']}: {status}", flush=True)
+            remote = [f"loads from the network: {s}" for s in remote_references(text)]
+            found = check_deck(browser, path, deck, screenshots / f"{deck['name']}.png")
+            errors = remote + found["errors"]
+            status = "ok" if not errors else f"{len(errors)} problems"
+            # Tall slides scroll; worth knowing for whoever writes the notebook.
+            scrolling = f", {found['tall']} slides scroll" if found.get("tall") else ""
+            print(f"checked {deck['name']} in Chromium offline: {status}{scrolling}", flush=True)
             failures += [f"{deck['name']}: {error}" for error in errors]
     return failures
 

@@ -182,7 +182,7 @@ def test_fixture_deck_builds_and_works_offline(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert status == 0, printed
     assert "[1/1] slides_demo: 5 slides in" in printed
-    assert "checked slides_demo: ok" in printed
+    assert "checked slides_demo in Chromium offline: ok" in printed
     manifest = json.loads((tmp_path / "decks.json").read_text(encoding="utf-8"))
     deck = manifest["decks"][0]
     assert manifest["mode"] == "fast"
@@ -202,6 +202,22 @@ def test_fixture_deck_builds_and_works_offline(tmp_path, capsys):
 
 @pytest.mark.browser
 @needs_browser
+def test_speaker_view_shows_the_notes(tmp_path, browser):
+    prepared = slides.prepare(notebooks.read(DEMO))
+    slides.copy_assets(tmp_path)
+    (tmp_path / "demo.html").write_text(slides.render(prepared, DEMO.parent), encoding="utf-8")
+    session = browser.open_page((tmp_path / "demo.html").as_uri())
+    browser.evaluate(session, slides.INSPECT)  # waits for reveal.js and MathJax
+    shown, problems = slides.speaker_notes(browser, session, 1)
+    assert shown is not None and shown["text"].startswith("Say: padding"), shown
+    # Both formulas arrive typeset and drawn, and no hidden MathML copy shows up as text.
+    assert "$" not in shown["text"] and "=" not in shown["text"], shown
+    assert shown["formulas"] == shown["drawn"] == 2, shown
+    assert problems == []
+
+
+@pytest.mark.browser
+@needs_browser
 def test_broken_deck_is_reported(tmp_path, browser):
     cells = [
         md("# Broken\n\n$\\frac{1}{$ and <img src='https://example.com/x.png'>"),
@@ -210,8 +226,8 @@ def test_broken_deck_is_reported(tmp_path, browser):
     prepared = slides.prepare(nbformat.v4.new_notebook(cells=cells))
     slides.copy_assets(tmp_path)
     (tmp_path / "broken.html").write_text(slides.render(prepared, tmp_path), encoding="utf-8")
-    errors = slides.check_deck(browser, tmp_path / "broken.html", slides.summary(prepared, "b"))
-    text = "\n".join(errors)
+    found = slides.check_deck(browser, tmp_path / "broken.html", slides.summary(prepared, "b"))
+    text = "\n".join(found["errors"])
     assert "formulas failed" in text
     assert "images did not load" in text
     assert "network request: https://example.com/x.png" in text
