@@ -1,14 +1,14 @@
 """``make lab``: JupyterLab starts on the course, serves a notebook, and runs a kernel with it.
 
-The server is started with the very arguments of the Makefile's ``lab`` recipe, plus what makes it
-headless and private: no browser, a free localhost port, a token (and ``--allow-root`` as root).
+The server is started with the very command of ``make lab`` (from ``make -n lab``), plus what
+makes it headless and private: no browser, a free localhost port, a token (``--allow-root`` as
+root).
 """
 
 import asyncio
 import json
 import os
 import pathlib
-import re
 import secrets
 import shlex
 import socket
@@ -25,17 +25,22 @@ from tornado import httpclient, websocket
 from course_utils import notebooks
 
 ROOT = notebooks.ROOT
-JUPYTER = pathlib.Path(sys.executable).parent / "jupyter"
 FIXTURE = "tests/slides_fixtures/slides_demo.ipynb"
 START_TIMEOUT = 120  # seconds: a cold start on 2 busy cores
 
 
-def lab_arguments():
-    """The arguments of ``jupyter lab`` in the Makefile's ``lab`` recipe."""
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    match = re.search(r"^lab:.*\n(?:\t.*\n)*?\t\$\(BIN\)/jupyter lab(.*)$", makefile, re.M)
-    assert match, "the Makefile's lab target no longer runs $(BIN)/jupyter lab"
-    return shlex.split(match.group(1))
+def lab_command():
+    """The command that ``make lab`` runs, as ``make -n`` prints it (nothing is run)."""
+    printed = subprocess.run(
+        ["make", "-n", "--no-print-directory", "lab"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = [line for line in printed.splitlines() if "/jupyter lab" in line]
+    assert len(lines) == 1, f"make lab should run jupyter lab once, it runs:\n{printed}"
+    return shlex.split(lines[0])
 
 
 def free_port():
@@ -52,9 +57,7 @@ class Lab:
         self.port, self.token = free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
-            str(JUPYTER),
-            "lab",
-            *lab_arguments(),
+            *lab_command(),
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
