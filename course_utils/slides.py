@@ -334,7 +334,7 @@ def build_deck(path, output=OUTPUT, fast=False, run=True):
         log = pathlib.Path(output) / "logs" / f"{path.stem}.log"
         notebook = execute(notebook, path.parent, fast, log)
     prepared = prepare(notebook)
-    deck = summary(prepared, path.stem)
+    deck = {**summary(prepared, path.stem), "mode": _mode_name(fast, run)}
     (pathlib.Path(output) / f"{path.stem}.html").write_text(
         render(prepared, path.parent), encoding="utf-8"
     )
@@ -406,22 +406,23 @@ notes, F goes full screen. The decks need no network.</p>
 <ul>
 {items}
 </ul>
-<p class="meta">Built in {mode} mode.</p>
+<p class="meta">Fast mode runs on small data in seconds; <code>make slides</code> builds the
+decks in default mode, with the results the lectures state.</p>
 </body>
 </html>
 """
 
 
-def write_index(decks, output=OUTPUT, mode="default"):
+def write_index(decks, output=OUTPUT):
     """Write ``index.html`` linking every deck, and ``decks.json`` for the browser check."""
     output = pathlib.Path(output)
     items = "\n".join(
         f'<li><a href="{html.escape(deck["name"])}.html">{html.escape(deck["title"])}</a> '
-        f'<span class="meta">{deck["slides"]} slides</span></li>'
+        f'<span class="meta">{deck["slides"]} slides, {deck["mode"]} mode</span></li>'
         for deck in decks
     )
-    (output / "index.html").write_text(INDEX.format(items=items, mode=mode), encoding="utf-8")
-    manifest = json.dumps({"mode": mode, "decks": decks}, indent=1) + "\n"
+    (output / "index.html").write_text(INDEX.format(items=items), encoding="utf-8")
+    manifest = json.dumps({"decks": decks}, indent=1) + "\n"
     (output / "decks.json").write_text(manifest, encoding="utf-8")
 
 
@@ -829,7 +830,7 @@ def build(paths, output=OUTPUT, fast=False, run=True):
         decks[deck["name"]] = deck
         seconds = time.monotonic() - started
         print(f"{prefix}: {deck['slides']} slides in {seconds:.1f} s", flush=True)
-    write_index(sorted(decks.values(), key=lambda d: d["name"]), output, _mode_name(fast, run))
+    write_index(sorted(decks.values(), key=lambda d: d["name"]), output)
     return [decks[p.stem] for p in paths if p.stem in decks], failures
 
 
@@ -841,9 +842,9 @@ def _first_line(error):
 
 
 def _mode_name(fast, run):
-    """The mode a build ran in, for the index page."""
+    """The mode a deck was built in, for the index page."""
     if not run:
-        return "unexecuted (layout only)"
+        return "unexecuted"
     return "fast" if fast else "default"
 
 

@@ -185,10 +185,11 @@ def test_fixture_deck_builds_and_works_offline(tmp_path, capsys):
     assert "checked slides_demo in Chromium offline: ok" in printed
     manifest = json.loads((tmp_path / "decks.json").read_text(encoding="utf-8"))
     deck = manifest["decks"][0]
-    assert manifest["mode"] == "fast"
+    assert deck["mode"] == "fast"
     assert (deck["slides"], deck["notes"], deck["formulas"], deck["images"]) == (5, 1, 4, 1)
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert 'href="slides_demo.html"' in index
+    assert 'href="slides_demo.html">99 · Slides fixture</a>' in index
+    assert "5 slides, fast mode" in index
     html = (tmp_path / "slides_demo.html").read_text(encoding="utf-8")
     assert "data:image/png;base64" in html
     assert "<pre>final loss 0.25" in html
