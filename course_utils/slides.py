@@ -232,7 +232,7 @@ window.MathJax = {
 {%- endblock html_head_js_mathjax -%}
 {%- block html_head_css -%}
 <style type="text/css">
-/* A slide taller than the screen scrolls rather than being cut off. */
+/* A slide still too tall once shrunk (see fitSlide) scrolls rather than being cut off. */
 .reveal .slides > section, .reveal .slides > section > section {
   height: 100%; overflow-y: auto; overflow-x: hidden;
 }
@@ -871,7 +871,11 @@ def check(decks, output=OUTPUT, screenshots=None):
 def add_cli(subparsers):
     """Register ``course slides``."""
     parser = subparsers.add_parser(
-        "slides", help="build the offline reveal.js decks of the lecture notebooks"
+        "slides",
+        help="build the offline reveal.js decks of the lecture notebooks",
+        description="Execute each lecture notebook, render one reveal.js deck per notebook and "
+        "an index page, with reveal.js and MathJax copied next to them (no CDN), then check "
+        "every deck in headless Chromium with the network blocked, when chromium is installed.",
     )
     parser.add_argument("--fast", action="store_true", help="execute in fast mode")
     parser.add_argument(

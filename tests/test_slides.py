@@ -219,6 +219,20 @@ def test_speaker_view_shows_the_notes(tmp_path, browser):
 
 @pytest.mark.browser
 @needs_browser
+def test_tall_slides_shrink_to_fit_then_scroll(tmp_path, browser):
+    lines = lambda count: "\n".join(f"- point {i}" for i in range(count))  # noqa: E731
+    cells = [md("# Fits\n\n" + lines(5)), md("## A bit tall\n\n" + lines(22))]
+    cells.append(md("## Far too tall\n\n" + lines(80)))
+    prepared = slides.prepare(nbformat.v4.new_notebook(cells=cells))
+    slides.copy_assets(tmp_path)
+    (tmp_path / "tall.html").write_text(slides.render(prepared, tmp_path), encoding="utf-8")
+    found = slides.check_deck(browser, tmp_path / "tall.html", slides.summary(prepared, "t"))
+    assert found["errors"] == []
+    assert found["tall"] == 1  # the bit-tall slide shrank; the far-too-tall one scrolls
+
+
+@pytest.mark.browser
+@needs_browser
 def test_broken_deck_is_reported(tmp_path, browser):
     cells = [
         md("# Broken\n\n$\\frac{1}{$ and <img src='https://example.com/x.png'>"),
