@@ -75,9 +75,12 @@ def show_matrix(
                 )
             )
     if annotate and matrix.size <= 400:
-        limit = np.nanmax(np.abs(matrix)) if matrix.size else 0
+        # Light text on dark cells: where the value sits high in the colour scale actually used.
+        low = np.nanmin(matrix) if vmin is None else vmin
+        high = np.nanmax(matrix) if vmax is None else vmax
+        span = (high - low) or 1.0
         for (row, col), value in np.ndenumerate(matrix):
-            dark = limit and abs(value) > 0.6 * limit
+            dark = (value - low) / span > 0.6
             ax.text(
                 col,
                 row,

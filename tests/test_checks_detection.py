@@ -186,8 +186,8 @@ CHECKS = {
 def test_correct_variants_pass(name, function, capsys):
     """Every correct answer passes the check and the hidden check, printing one line each."""
     visible, hidden = CHECKS[name]
-    assert visible(function) is True
-    assert hidden(function) is True
+    assert visible(function)
+    assert hidden(function)
     lines = capsys.readouterr().out.strip().splitlines()
     number = check.EXERCISES[name]
     assert lines[0].startswith(f"Exercise {number} passed:") and len(lines) == 2

@@ -26,10 +26,23 @@ def fail(exercise, message):
     raise CheckFailed(f"Exercise {exercise}: {message}")
 
 
+class Passed:
+    """What a check returns on success: true, and shown as nothing under the printed line."""
+
+    def __bool__(self):
+        return True
+
+    def __repr__(self):
+        return "Passed"
+
+    def _ipython_display_(self):
+        """Show nothing: the check already printed its pass line."""
+
+
 def passed(exercise, message):
-    """Print the one deterministic pass line of ``exercise`` and return True."""
+    """Print the one deterministic pass line of ``exercise``; return a true, silent value."""
     print(f"Exercise {exercise} passed: {message}")
-    return True
+    return Passed()
 
 
 def call(exercise, function, *args, **kwargs):
