@@ -43,9 +43,16 @@ CONTEXT_FIELDS = [3, 5, 9, 17, 33, 65, 67]
 
 
 def describe_call(name, args, kwargs):
-    """``name(7, 3, strides=2)``, with arrays shown by their shape."""
-    parts = [checks._short(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    """``name(7, 3, strides=2)``: small arrays written out, bigger ones shown by their shape."""
+    parts = [_describe(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
+
+
+def _describe(value):
+    """A small integral array as a nested list (so the case can be retried), else its shape."""
+    if isinstance(value, np.ndarray) and value.size <= 16 and np.all(value == np.round(value)):
+        return repr(value.astype(int).tolist())
+    return checks._short(value)
 
 
 def _scalar(exercise, value, where):
