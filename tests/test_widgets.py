@@ -1,6 +1,7 @@
 """The convolution explorers: sliders give Keras' output sizes, pictures are right, and a static
 render shows a picture rather than an error."""
 
+import base64
 import itertools
 
 import matplotlib
@@ -152,9 +153,10 @@ def test_sliders_redraw_the_shown_picture():
 
 
 @pytest.mark.slow
-def test_static_render_shows_default_picture(tmp_path):
+def test_static_render_shows_default_picture_and_sliders_update_it():
     """Executed without a widget frontend (as nbconvert, nbval and slides do), each explorer cell
-    shows a PNG picture first and raises nothing."""
+    shows a PNG picture, then the sliders, and raises nothing; moving a slider from the kernel
+    replaces that picture in place (an update_display_data message for its display id)."""
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_code_cell("from course_utils import widgets"),
@@ -162,15 +164,16 @@ def test_static_render_shows_default_picture(tmp_path):
         nbformat.v4.new_code_cell(
             "widgets.explore_conv_transpose(padding='same', output_padding=1)"
         ),
+        nbformat.v4.new_code_cell("explorer = widgets.Explorer(input_size=5)\nexplorer.show();"),
+        nbformat.v4.new_code_cell("explorer.controls['input_size'].value = 9"),
     ]
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    for cell in notebook.cells[1:]:
-        kinds = [output.output_type for output in cell.outputs]
-        assert "error" not in kinds
-        first = cell.outputs[0]
-        assert first.output_type == "display_data" and "image/png" in first.data
-        assert "display_id" in first.get("transient", {}) or first.metadata is not None
-        assert any(
-            "application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cell.outputs
-        )
-        assert len(cell.outputs) == 2
+    for cell in notebook.cells[1:4]:
+        assert [output.output_type for output in cell.outputs] == ["display_data"] * 2
+        picture, sliders = cell.outputs
+        assert "image/png" in picture.data
+        assert "application/vnd.jupyter.widget-view+json" in sliders.data
+    shown = notebook.cells[3].outputs[0].data["image/png"]
+    fresh = {size: widgets.png(widgets.Explorer(input_size=size).figure()).data for size in (5, 9)}
+    assert base64.b64decode(shown) == fresh[9] != fresh[5]
+    assert notebook.cells[4].outputs == []
