@@ -187,7 +187,10 @@ def test_output_size_accepts_variants(capsys):
         assert conv.check_conv_output_size(answer)
         assert conv.check_conv_output_size_hidden(answer)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Exercise 1 passed: conv_output_size matches Keras' Conv2D on 12 cases."
+    assert (
+        lines[0]
+        == "Exercise 1 passed: conv_output_size follows Keras' Conv2D size rules on 12 cases."
+    )
 
 
 @pytest.mark.parametrize(

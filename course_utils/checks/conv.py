@@ -271,7 +271,9 @@ def check_conv_output_size(conv_output_size, exercise=EXERCISES["conv_output_siz
         arith.conv_output_size,
         SIZE_MISTAKES,
     )
-    return checks.passed(exercise, f"conv_output_size matches Keras' Conv2D on {count} cases.")
+    return checks.passed(
+        exercise, f"conv_output_size follows Keras' Conv2D size rules on {count} cases."
+    )
 
 
 def check_conv_output_size_hidden(conv_output_size, exercise=EXERCISES["conv_output_size"]):
@@ -284,7 +286,9 @@ def check_conv_output_size_hidden(conv_output_size, exercise=EXERCISES["conv_out
         arith.conv_output_size,
         SIZE_MISTAKES,
     )
-    return checks.passed(exercise, f"conv_output_size matches Keras on {count} hidden cases.")
+    return checks.passed(
+        exercise, f"conv_output_size follows Keras' rules on {count} hidden cases."
+    )
 
 
 # --- exercise 2: conv2d in NumPy -----------------------------------------------------------------
