@@ -22,7 +22,8 @@ system-packages:
 	@bash tools/install-system-packages.sh
 
 lab: $(STAMP) system-packages
-	$(BIN)/jupyter lab --notebook-dir=. notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP) system-packages
 	@bash tools/timed.sh _build/bench/make_test_seconds $(MAKE) --no-print-directory test-steps
