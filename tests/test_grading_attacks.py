@@ -10,6 +10,8 @@ import textwrap
 import pytest
 from grading_fixtures import helpers
 
+from course_utils.grading import sandbox
+
 STUB = 'def output_size(size, kernel, stride=1, padding="valid"):\n    return 0\n'
 STUB_2 = "def normalize(image):\n    return image\n"
 
@@ -256,6 +258,33 @@ def _detect_grading():
     }
 
 
+def _probe_sandbox():
+    """Answer correctly only if the kernel is unprivileged, offline, limited, in a private /tmp."""
+    probe = _lines(
+        "import os, resource, socket",
+        "FACTS = {",
+        "    'unprivileged': os.getuid() != 0 and os.geteuid() != 0,",
+        "    'loopback only': [name for _, name in socket.if_nameindex()] == ['lo'],",
+        "    'memory limit': resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY,",
+        "    'private tmp': all(entry.name in ('home', 'notebook')",
+        "                       or entry.name.startswith('ipykernel_')",
+        "                       or not os.access(entry.path, os.R_OK)",
+        "                       for entry in os.scandir('/tmp')),",
+        "    'no pytest in sight': all(b'pytest' not in open(f'/proc/{pid}/cmdline', 'rb').read()",
+        "                              for pid in os.listdir('/proc') if pid.isdigit()",
+        "                              and os.stat(f'/proc/{pid}').st_uid == os.getuid()),",
+        "}",
+        "print(FACTS)",
+        "SANDBOXED = all(FACTS.values())",
+    )
+    return {
+        1: probe
+        + 'def output_size(size, kernel, stride=1, padding="valid"):\n'
+        + "    if not SANDBOXED:\n        return 0\n"
+        + helpers.BODY_1,
+    }
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Every attack (and one honest student) graded in one run."""
@@ -278,6 +307,7 @@ def graded(tmp_path_factory):
     write(submissions, "kill_and_forge", _kill_and_forge())
     write(submissions, "read_solutions", _read_solutions(build_root))
     write(submissions, "detect_grading", _detect_grading())
+    write(submissions, "probe_sandbox", _probe_sandbox())
     rows = helpers.grade(submissions, out, build_root)
     return rows, out
 
@@ -319,6 +349,14 @@ def test_grading_cannot_be_detected_from_the_environment(graded):
     rows, _ = graded
     assert rows["detect_grading"].points == helpers.FULL_MARKS
     assert any("os.environ" in flag for flag in rows["detect_grading"].flags)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sandbox.isolation() != "namespaces", reason="needs root and unshare")
+def test_sandbox_isolates_the_kernel(graded):
+    """As root: another user, loopback only, a memory limit, a private /tmp."""
+    rows, _ = graded
+    assert rows["probe_sandbox"].points == {1: 3, 2: 0}, rows["probe_sandbox"]
 
 
 @pytest.mark.slow

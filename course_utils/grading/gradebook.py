@@ -130,7 +130,10 @@ def grade(
     solution = reference.solution_path(assignment)
     hidden = hidden_paths(solution, build_root or reference.BUILD_ROOT, submissions, out)
     paths = submission_paths(submissions)
-    grade_one = _grader(reference_notebook, manifest, hidden, limits)
+    home_seed = reference.reference_dir(solution, build_root) / reference.HOME_SEED
+    grade_one = _grader(
+        reference_notebook, manifest, hidden, {**limits.options(), "home_seed": str(home_seed)}
+    )
     rows = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(grade_one, path) for path in paths]
@@ -145,13 +148,13 @@ def grade(
     return rows
 
 
-def _grader(reference_notebook, manifest, hidden, limits):
+def _grader(reference_notebook, manifest, hidden, options):
     """A function grading one path, turning any failure of its own into an error row."""
 
     def grade_one(path):
         """Read, assemble, run, score one submission."""
         try:
-            return grade_submission(path, reference_notebook, manifest, hidden, limits)
+            return grade_submission(path, reference_notebook, manifest, hidden, options)
         except Exception as error:  # noqa: BLE001 - one broken submission must not stop the rest
             points = dict.fromkeys(_numbers(manifest), 0)
             message = f"grader error: {type(error).__name__}: {error}"
@@ -165,7 +168,7 @@ def _numbers(manifest):
     return sorted(int(number) for number in manifest["exercises"])
 
 
-def grade_submission(path, reference_notebook, manifest, hidden, limits):
+def grade_submission(path, reference_notebook, manifest, hidden, options):
     """Grade one submission into a row."""
     student = submission.read(path, manifest)
     if not student.readable or all(answer is None for answer in student.answers.values()):
@@ -174,8 +177,8 @@ def grade_submission(path, reference_notebook, manifest, hidden, limits):
         return Row(student.student, points, sorted(set(student.flags)), errors, errors)
     assembled = submission.assemble(reference_notebook, student.answers)
     text = json.dumps(assembled, indent=1, sort_keys=True, ensure_ascii=False)
-    results = sandbox.run(text, submission.guard_cells(assembled), hidden, limits.options())
-    return score(student, manifest, results, limits)
+    results = sandbox.run(text, submission.guard_cells(assembled), hidden, options)
+    return score(student, manifest, results, options)
 
 
 def _clean(record):
@@ -183,7 +186,7 @@ def _clean(record):
     return bool(record) and record["outcome"] == "passed" and record["status"] == "ok"
 
 
-def score(student, manifest, results, limits):
+def score(student, manifest, results, options):
     """Points per exercise, errors and feedback from the sandbox's per-cell results."""
     cells, points, feedback = results["cells"], {}, []
     errors, flags = list(student.errors), set(student.flags)
@@ -196,12 +199,12 @@ def score(student, manifest, results, limits):
         feedback.append(
             _exercise_feedback(number, entry, points[number], answered, check, check_ok, hidden_ok)
         )
-    errors.extend(_run_errors(cells, results, limits))
+    errors.extend(_run_errors(cells, results, options))
     flags.update(_guard_flags(cells))
     return Row(student.student, points, sorted(flags), errors, feedback)
 
 
-def _run_errors(cells, results, limits):
+def _run_errors(cells, results, options):
     """What went wrong in the run itself: time limits, crashes, output floods, no results."""
     errors = []
     for cell_id, record in cells.items():
@@ -211,7 +214,7 @@ def _run_errors(cells, results, limits):
         if (record.get("error") or "").startswith("MemoryError"):
             errors.append(f"out of memory in cell {cell_id}")
     if results["ended"] == "timeout":
-        errors.append(f"grading stopped at the {limits.timeout:g} s limit")
+        errors.append(f"grading stopped at the {options['timeout']:g} s limit")
     elif not results["complete"]:
         errors.append(f"the sandbox produced no results ({results['ended']})")
     elif cells and not any(record["outcome"] == "passed" for record in cells.values()):

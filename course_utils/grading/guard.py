@@ -8,7 +8,8 @@ removed, and all of the guard's state lives in closure cells that only the hook 
   name (ipykernel names a cell's file after a hash of its raw source) and its transformed source
   must hash to what the grader expects, so input transformers cannot rewrite a check; an unknown
   or nested cell, or any mismatch, fails that cell and every later one;
-* before a check or hidden cell runs, what submission code changed is put back: module
+* when a check or hidden cell is compiled (after IPython's input transformers, before its AST
+  transformers and its execution), what submission code changed is put back: module
   attributes, sys.modules entries, the notebook's module names (``conv``, ``np``), and
   submission-made callables in IPython's transformers, event callbacks and object attributes;
 * modules refuse attribute assignment from submission code (``checks.close = ...``);
@@ -151,7 +152,7 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
     trusted_prefixes = tuple(path.rstrip("/") + "/" for path in config["trusted"])
     hidden = tuple(path.rstrip("/") + "/" for path in config["hidden"])
     writable = tuple(path.rstrip("/") + "/" for path in config["writable"])
-    trusted_cache, answer_files, instructor_files, restore_files = {}, set(), set(), set()
+    trusted_cache, answer_files, instructor_files = {}, set(), set()
     module_snapshots, class_snapshots, user_modules, ipython = {}, {}, {}, {}
     poisoned, depth = [], {}
 
@@ -319,8 +320,6 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
         elif filename not in answer_files:
             instructor_files.add(filename)
             trusted_cache.pop(filename, None)
-        if role in ("check", "hidden"):
-            restore_files.add(filename)
         snapshot()
         if role in ("check", "hidden"):
             restore()
@@ -337,11 +336,9 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
             deny("exec, eval and compile")
 
     def on_exec(args, frame):
-        """Before a check runs, restore; otherwise deny exec of foreign code objects."""
+        """Submission code may run its own cells' code, not code objects from elsewhere."""
         filename = getattr(args[0], "co_filename", None)
-        if filename in restore_files:
-            restore()
-        elif untrusted_frame(frame) and filename not in answer_files:
+        if untrusted_frame(frame) and filename not in answer_files:
             deny("exec of code objects")
 
     def on_setattr(args, frame):

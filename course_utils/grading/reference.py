@@ -25,10 +25,13 @@ import nbformat
 
 from course_utils import notebooks
 
-FORMAT = 1
+FORMAT = 2
 BUILD_ROOT = notebooks.ROOT / "_build" / "grading"
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 600
+HOME_SEED = "home"
+# From the reference run's home, what graded kernels may start with: caches only.
+CACHE_FOLDERS = (".cache", ".keras")
 
 
 class BuildError(RuntimeError):
@@ -136,11 +139,12 @@ def build_reference(solution, folder):
     solution = pathlib.Path(solution)
     notebook = notebooks.read(solution)
     notebooks.validate_exercises(notebook, solution.name)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     started = time.monotonic()
-    executed = execute(notebook)
+    executed = execute(notebook, staging / HOME_SEED)
     exercises = notebooks.validate_exercises(executed, solution.name)
     manifest = make_manifest(executed, exercises, solution, time.monotonic() - started)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    keep_caches(staging / HOME_SEED)
     notebooks.write(executed, staging / "reference.ipynb")
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     staging.chmod(0o700)
@@ -149,10 +153,12 @@ def build_reference(solution, folder):
     return manifest
 
 
-def execute(notebook):
-    """Run a notebook in fast mode in a fresh kernel, in an empty folder; return it executed."""
+def execute(notebook, home):
+    """Run a notebook in fast mode in a fresh kernel with its own ``home``; return it executed."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("COURSE_")}
-    environment["COURSE_FAST"] = "1"
+    pathlib.Path(home).mkdir(parents=True, exist_ok=True)
+    environment.update({"COURSE_FAST": "1", "HOME": str(home)})
+    environment.pop("MPLCONFIGDIR", None)
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
     with tempfile.TemporaryDirectory(prefix="course-reference-") as folder:
         client = nbclient.NotebookClient(
@@ -167,6 +173,17 @@ def execute(notebook):
         except nbclient.exceptions.CellExecutionError as error:
             raise BuildError(f"the solution fails in fast mode: {error}") from error
     return notebook
+
+
+def keep_caches(home):
+    """Keep what makes a graded kernel start warm (data sets, font cache), nothing else.
+
+    Graded kernels start with a copy of this home. IPython's history holds the solution's code,
+    so only the cache folders survive.
+    """
+    for entry in pathlib.Path(home).iterdir():
+        if entry.name not in CACHE_FOLDERS:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
 def pass_lines(cell):

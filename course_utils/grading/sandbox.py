@@ -176,11 +176,15 @@ def _mount(*arguments):
     subprocess.run(["mount", *arguments], check=True, capture_output=True)
 
 
-def _isolate(spec):
-    """Private temporary folders, hidden paths and loopback-only networking."""
+def _private_tmp(spec):
+    """Empty, private /tmp, /var/tmp and /dev/shm."""
     for folder in ("/tmp", "/var/tmp", "/dev/shm"):
         if os.path.isdir(folder):
             _mount("-t", "tmpfs", "-o", f"size={spec['tmp_bytes']},mode=1777", "tmpfs", folder)
+
+
+def _hide(spec):
+    """Hidden paths, Python reachable by the kernel's user, loopback-only networking."""
     for path in spec["hidden"]:
         if os.path.isdir(path):
             _mount("-t", "tmpfs", "-o", "size=4k,mode=000,ro", "tmpfs", path)
@@ -219,18 +223,29 @@ def _loopback_up():
 
 
 def _scratch(spec):
-    """The kernel's home and working folder, owned by the kernel's user."""
+    """The kernel's home (warm caches from the reference run) and working folder, its own."""
     if spec["isolated"]:
         home, workdir = pathlib.Path(SCRATCH_HOME), pathlib.Path(SCRATCH_WORKDIR)
     else:
         base = pathlib.Path(spec["scratch"])
         home, workdir = base / "home", base / "notebook"
+    seed = spec.get("home_seed")
+    if seed and os.path.isdir(seed):
+        shutil.copytree(seed, home, symlinks=True, dirs_exist_ok=True)
     for folder in (home, workdir):
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
         if spec["uid"] is not None:
-            os.chown(folder, spec["uid"], spec["gid"])
+            _chown_tree(folder, spec["uid"], spec["gid"])
     return str(home), str(workdir)
+
+
+def _chown_tree(folder, uid, gid):
+    """Give a folder and everything in it to the kernel's user."""
+    os.lchown(folder, uid, gid)
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            os.lchown(os.path.join(parent, name), uid, gid)
 
 
 def _kernel_config(spec, home, workdir):
@@ -285,8 +300,11 @@ def main(spec_path):
     spec = json.loads(pathlib.Path(spec_path).read_text())
     work = pathlib.Path(spec["work"])
     if spec["isolated"]:
-        _isolate(spec)
+        _private_tmp(spec)
+    # Seeded before hiding: the seed sits next to the reference, which the kernel must not see.
     home, workdir = _scratch(spec)
+    if spec["isolated"]:
+        _hide(spec)
     config = _kernel_config(spec, home, workdir)
     (work / "kernel-config.json").write_text(json.dumps(config, indent=1))
     environment = {
