@@ -28,7 +28,10 @@ def conv_bn(x, filters, kernel_size=3, strides=1, name=None):
         kernel_initializer="he_normal",
         name=None if name is None else f"{name}_conv",
     )(x)
-    return keras.layers.BatchNormalization(name=None if name is None else f"{name}_bn")(x)
+    # momentum 0.9 (Keras: 0.99) so the inference statistics keep up in runs of a few epochs.
+    return keras.layers.BatchNormalization(
+        momentum=0.9, name=None if name is None else f"{name}_bn"
+    )(x)
 
 
 def _residual_path(x, filters, strides, name):
@@ -197,3 +200,19 @@ def fit_classifier(
         callbacks=[progress.EpochBar(description or model.name)],
     )
     return history, time.perf_counter() - start
+
+
+def layer_table(model):
+    """``[(name, kind, output shape, parameters)]`` of a model's layers, input first."""
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape[1:])
+        rows.append((layer.name, type(layer).__name__, shape, layer.count_params()))
+    return rows
+
+
+def print_layer_table(model):
+    """Print :func:`layer_table` as aligned text, with the total."""
+    for name, kind, shape, count in layer_table(model):
+        print(f"{name:<22}{kind:<20}{str(shape):<16}{count:>8,}")
+    print(f"{'total':<58}{model.count_params():>8,}")

@@ -32,9 +32,9 @@ def conv_pair(x, filters, batch_norm=True, name=None):
             filters, 3, padding="same", use_bias=not batch_norm, name=layer_name
         )(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(name=None if name is None else f"{name}_bn{index}")(
-                x
-            )
+            # momentum 0.9 so the inference statistics keep up in runs of a few epochs.
+            bn_name = None if name is None else f"{name}_bn{index}"
+            x = keras.layers.BatchNormalization(momentum=0.9, name=bn_name)(x)
         x = keras.layers.ReLU(name=None if name is None else f"{name}_relu{index}")(x)
     return x
 
@@ -76,21 +76,38 @@ def _check_unet_arguments(input_shape, levels, width):
             )
 
 
+def unet_widths(levels=4, width=8):
+    """The classic widths: ``width * 2**level`` for each level, then the bottleneck's."""
+    return tuple(width * 2**level for level in range(levels + 1))
+
+
 def build_unet(
-    num_classes=11, input_shape=(64, 64, 1), levels=4, width=8, batch_norm=True, name="unet"
+    num_classes=11,
+    input_shape=(64, 64, 1),
+    levels=4,
+    width=8,
+    widths=None,
+    batch_norm=True,
+    name="unet",
 ):
-    """A U-Net: ``levels`` poolings, widths ``width * 2**level``, concatenated skips."""
+    """A U-Net: ``levels`` poolings, concatenated skips.
+
+    Widths double at each level from ``width`` (``widths`` sets them all, bottleneck last: the
+    full-resolution level is the costly one, so it pays to keep it narrow).
+    """
     import keras
 
-    _check_unet_arguments(input_shape, levels, width)
+    widths = unet_widths(levels, width) if widths is None else tuple(widths)
+    levels = len(widths) - 1
+    _check_unet_arguments(input_shape, levels, min(widths))
     inputs = keras.Input(input_shape, name="image")
     x, skips = inputs, []
     for level in range(levels):
-        skip, x = encoder_level(x, width * 2**level, batch_norm, name=f"down{level + 1}")
+        skip, x = encoder_level(x, widths[level], batch_norm, name=f"down{level + 1}")
         skips.append(skip)
-    x = conv_pair(x, width * 2**levels, batch_norm, name="bottleneck")
+    x = conv_pair(x, widths[-1], batch_norm, name="bottleneck")
     for level in reversed(range(levels)):
-        x = decoder_level(x, skips[level], width * 2**level, batch_norm, name=f"up{level + 1}")
+        x = decoder_level(x, skips[level], widths[level], batch_norm, name=f"up{level + 1}")
     outputs = keras.layers.Conv2D(num_classes, 1, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -207,7 +224,9 @@ def cosine_schedule(initial, epochs, examples, batch_size):
     return keras.optimizers.schedules.CosineDecay(initial, decay_steps=steps)
 
 
-def fit_augmented(model, images, masks, epochs, batch_size=32, learning_rate=3e-3, seed=0):
+def fit_augmented(
+    model, images, masks, epochs, batch_size=32, learning_rate=3e-3, seed=0, flip=False
+):
     """The course recipe (Adam, sqrt class weights, cosine schedule) on augmented batches.
 
     Returns ``(history, seconds)`` like ``segmentation.fit_segmenter``.
@@ -222,9 +241,11 @@ def fit_augmented(model, images, masks, epochs, batch_size=32, learning_rate=3e-
     model.compile(
         optimizer=keras.optimizers.Adam(schedule), loss=segmentation.weighted_loss(weights)
     )
-    dataset = augmented_dataset(images, masks, batch_size, seed)
+    dataset = augmented_dataset(images, masks, batch_size, seed, flip=flip)
     started = time.perf_counter()
-    history = model.fit(dataset, epochs=epochs, verbose=0, callbacks=[progress.EpochBar()])
+    history = model.fit(
+        dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=[progress.EpochBar()]
+    )  # the dataset shuffles itself; shuffle=False only tells Keras not to warn
     return history, time.perf_counter() - started
 
 

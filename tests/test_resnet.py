@@ -91,3 +91,13 @@ def test_fit_classifier_learns_a_trivial_task():
     history, seconds = resnet.fit_classifier(model, images, labels, epochs=3, batch_size=32)
     assert seconds > 0
     assert history.history["accuracy"][-1] > 0.9
+
+
+def test_layer_table_lists_shapes_and_parameters(capsys):
+    inputs = keras.Input((8, 8, 4))
+    model = keras.Model(inputs, resnet.projection_block(inputs, 8, 2, name="block"))
+    rows = {name: (shape, count) for name, _, shape, count in resnet.layer_table(model)}
+    assert rows["block_proj_conv"] == ((4, 4, 8), 32)
+    assert rows["block_add"] == ((4, 4, 8), 0)
+    resnet.print_layer_table(model)
+    assert f"{model.count_params():>8,}" in capsys.readouterr().out
