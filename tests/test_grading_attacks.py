@@ -395,3 +395,19 @@ def test_forged_results_are_not_read(graded):
     assert rows["kill_and_forge"]["total"] == "0"
     assert "FORGED" not in (out / "gradebook.csv").read_text()
     assert not json.dumps(rows).count('"outcome": "passed"')
+
+
+@pytest.mark.slow
+def test_without_namespaces_the_guard_still_protects(tmp_path, monkeypatch):
+    """Not root, or no unshare: same user, same /tmp; the guard alone hides and refuses."""
+    monkeypatch.setattr(sandbox, "isolation", lambda: "none")
+    monkeypatch.setattr(sandbox, "unprivileged_ids", lambda: (None, None))
+    build_root, submissions = tmp_path / "build", tmp_path / "submissions"
+    submissions.mkdir()
+    helpers.write_submission(submissions, "honest", {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
+    helpers.write_submission(submissions, "read_solutions", _read_solutions(build_root))
+    helpers.write_submission(submissions, "kill_and_forge", _kill_and_forge())
+    rows = helpers.grade(submissions, tmp_path / "out", build_root)
+    assert rows["honest"].points == helpers.FULL_MARKS
+    assert rows["read_solutions"].points == helpers.ZERO
+    assert rows["kill_and_forge"].points == helpers.ZERO

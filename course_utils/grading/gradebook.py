@@ -85,12 +85,17 @@ def default_limits(manifest, jobs, cell_timeout=None, timeout=None, memory_gb=No
     return Limits(cell_timeout=cell_timeout, timeout=timeout, memory_bytes=memory)
 
 
-def submission_paths(folder):
-    """The submissions in a folder: its files and sub-folders, hidden ones left out, sorted."""
+def submission_paths(folder, out=None):
+    """The submissions in a folder: files and sub-folders, hidden ones and ``out`` left out."""
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no submissions folder {folder}")
-    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "_")))
+    skip = pathlib.Path(out).resolve() if out is not None else None
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if not path.name.startswith((".", "_")) and path.resolve() != skip
+    )
 
 
 def hidden_paths(solution, build_root, submissions, out):
@@ -129,7 +134,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     solution = reference.solution_path(assignment)
     hidden = hidden_paths(solution, build_root or reference.BUILD_ROOT, submissions, out)
-    paths = submission_paths(submissions)
+    paths = submission_paths(submissions, out)
     home_seed = reference.reference_dir(solution, build_root) / reference.HOME_SEED
     grade_one = _grader(
         reference_notebook, manifest, hidden, {**limits.options(), "home_seed": str(home_seed)}

@@ -22,6 +22,7 @@ the environment's libraries, ``course_utils`` and the instructor's cells.
 """
 
 import _thread
+import contextlib
 import functools
 import hashlib
 import os
@@ -142,7 +143,7 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
     """Build the audit hook. Every helper is a closure so no module global can redirect it."""
     _type, _str, _bytes, _len = type, str, bytes, len
     function_type, module_type, guarded_type = types.FunctionType, types.ModuleType, GuardedModule
-    partial_type, missing = functools.partial, object()
+    partial_type, missing, suppress = functools.partial, object(), contextlib.suppress
     object_dict = object.__getattribute__
     type_dict = type.__getattribute__
     getframe, get_ident, realpath = sys._getframe, _thread.get_ident, os.path.realpath
@@ -207,7 +208,9 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
             if _type(name) is not _str or name in module_snapshots or name == "__main__":
                 continue
             if _type(module) is module_type:
-                module.__class__ = guarded_type
+                # A module that refuses a new class is still remembered and restored.
+                with suppress(TypeError):
+                    module.__class__ = guarded_type
             elif _type(module) is not guarded_type:
                 continue
             if object_dict(module, "__dict__") is ipython.get("user_ns"):

@@ -34,6 +34,7 @@ KERNEL_NAME = "course-grader"
 SCRATCH_HOME, SCRATCH_WORKDIR = "/tmp/home", "/tmp/notebook"
 ROOT_WORK_BASE = pathlib.Path("/run/course-grade")
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+PRIVATE_FOLDERS = ("/tmp/", "/var/tmp/", "/dev/shm/")
 UNSHARE = ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"]
 
 
@@ -89,6 +90,11 @@ def run(notebook_text, guard_cells, hidden, options):
         (work / "notebook.ipynb").write_text(notebook_text, encoding="utf-8")
         (work / "pytest.ini").write_text("[pytest]\n")
         write_kernelspec(work)
+        seed = str(pathlib.Path(options.get("home_seed") or "/nonexistent").resolve())
+        if os.path.isdir(seed) and seed.startswith(PRIVATE_FOLDERS):
+            # The sandbox's private /tmp would hide this seed: bring a copy along.
+            shutil.copytree(seed, work / "home-seed", symlinks=True)
+            options = {**options, "home_seed": str(work / "home-seed")}
         uid, gid = unprivileged_ids()
         spec = {
             "work": str(work),
@@ -178,7 +184,7 @@ def _mount(*arguments):
 
 def _private_tmp(spec):
     """Empty, private /tmp, /var/tmp and /dev/shm."""
-    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+    for folder in (path.rstrip("/") for path in PRIVATE_FOLDERS):
         if os.path.isdir(folder):
             _mount("-t", "tmpfs", "-o", f"size={spec['tmp_bytes']},mode=1777", "tmpfs", folder)
 

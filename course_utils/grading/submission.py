@@ -84,6 +84,8 @@ SUSPICIOUS_ATTRIBUTES = {
     "popen": "os.popen",
     "fork": "os.fork",
     "getppid": "os.getppid",
+    "argv": "sys.argv",
+    "orig_argv": "sys.argv",
     "_getframe": "sys._getframe",
     "settrace": "sys.settrace",
     "setprofile": "sys.setprofile",
