@@ -15,7 +15,7 @@ from grading_fixtures import helpers
 from course_utils import cli, notebooks
 from course_utils.grading import gradebook, reference, submission
 
-MANIFEST = {"exercises": {"1": {}, "2": {}}, "modules": ["np", "selftest"]}
+MANIFEST = {"exercises": {"1": {}, "2": {}}, "modules": {"np": "numpy"}}
 
 
 def _read(tmp_path, document):
@@ -84,17 +84,22 @@ def test_missing_and_malformed_answer_cells(tmp_path):
         ("%time x = 1", "IPython magic or shell command"),
         ("print('Exercise 3 passed: yes')", "passed"),
         ("import sys\nsys._getframe(1).f_back", "frames"),
+        ("def f(*a):\n    return selftest._output_size(*a)", "course code that computes"),
+        ("from course_utils import reference", "imports course_utils.reference (course code"),
     ],
 )
 def test_screen_flags_suspicious_code(source, flag):
     """What grading-aware code needs is flagged for a human."""
-    assert any(flag in found for found in submission.screen(source, ["selftest"])), flag
+    modules = {"selftest": "course_utils.grading.selftest", "np": "numpy"}
+    assert any(flag in found for found in submission.screen(source, modules)), flag
 
 
 def test_screen_leaves_ordinary_answers_alone():
-    """Correct, ordinary answers raise no flag."""
+    """Correct, ordinary answers raise no flag, course tools included."""
     assert submission.screen(helpers.CORRECT_1) == []
     assert submission.screen(helpers.CORRECT_2 + "print(normalize(np.ones(3)))\n") == []
+    tools = {"config": "course_utils.config", "plots": "course_utils.plots"}
+    assert submission.screen("size = config.pick(fast=8, default=32)", tools) == []
 
 
 @pytest.fixture(scope="module")

@@ -308,6 +308,8 @@ def graded(tmp_path_factory):
     write(submissions, "read_solutions", _read_solutions(build_root))
     write(submissions, "detect_grading", _detect_grading())
     write(submissions, "probe_sandbox", _probe_sandbox())
+    answer_key = "    return selftest._output_size(size, kernel, stride, padding)\n"
+    write(submissions, "answer_key", {1: STUB.replace("    return 0\n", answer_key)})
     rows = helpers.grade(submissions, out, build_root)
     return rows, out
 
@@ -372,12 +374,24 @@ def test_sandbox_isolates_the_kernel(graded):
         ("kill_and_forge", "os.kill"),
         ("print_pass_line", "passed"),
         ("nbval_markers", "NBVAL marker"),
+        ("read_solutions", "access to"),
+        ("answer_key", "course code that computes answers"),
     ],
 )
 def test_attacks_are_flagged_for_a_human(graded, attack, flag):
     """Suspicious code is flagged, so a human reads it."""
     rows, _ = graded
     assert any(flag in item for item in rows[attack].flags), rows[attack].flags
+
+
+@pytest.mark.slow
+def test_calling_the_course_answer_key_is_left_to_a_human(graded):
+    """Calling the checks' own implementation gives right answers: flagged, not zeroed."""
+    rows, _ = graded
+    assert rows["answer_key"].points == {1: 3, 2: 0}
+    assert rows["answer_key"].flags == [
+        "ex1: uses course code that computes answers (selftest._output_size)"
+    ]
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ import nbformat
 
 from course_utils import notebooks
 
-FORMAT = 2
+FORMAT = 3
 BUILD_ROOT = notebooks.ROOT / "_build" / "grading"
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 600
@@ -235,9 +235,10 @@ def make_manifest(executed, exercises, solution, seconds):
 
 
 def module_names(notebook):
-    """Names the instructor's cells bind to modules (``np``, ``conv``): answers must not assign
-    their attributes, so the screen flags that."""
-    names = set()
+    """What the instructor's cells bind to modules (``np``: numpy, ``conv``: a checks module).
+
+    The screen flags answers that assign these modules' attributes or use the checks' code."""
+    names = {}
     for cell in notebook.cells:
         if cell.cell_type != "code" or notebooks.course_meta(cell).get("role") == "answer":
             continue
@@ -246,9 +247,14 @@ def module_names(notebook):
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
-    return sorted(names)
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    bound = alias.asname or alias.name.split(".")[0]
+                    names[bound] = alias.name if alias.asname else bound
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return dict(sorted(names.items()))
 
 
 def _duration(cell):

@@ -71,6 +71,9 @@ SUSPICIOUS_MODULES = (
     "sysconfig",
     "course_utils.grading",
 )
+# Course modules an answer may use; the others compute or check answers (checks, reference,
+# arith, topic builders), and an answer calling them may not be the student's own work.
+COURSE_TOOLS = ("config", "plots", "progress", "results", "data", "widgets")
 SUSPICIOUS_ATTRIBUTES = {
     "modules": "sys.modules",
     "environ": "os.environ",
@@ -188,7 +191,7 @@ def read(path, manifest):
         submission.flags.append("no cell ids (an old Jupyter?): answers matched by metadata")
     for number in numbers:
         submission.answers[number] = _answer(cells, number, by_id, submission)
-    modules = manifest.get("modules", [])
+    modules = manifest.get("modules", {})
     for number, source in submission.answers.items():
         if source is not None:
             submission.flags.extend(f"ex{number}: {flag}" for flag in screen(source, modules))
@@ -265,10 +268,11 @@ def _meta_matches(cell, number):
     )
 
 
-def screen(source, modules=()):
+def screen(source, modules=None):
     """Flags for code a human should read: what grading-aware or tampering code needs.
 
-    ``modules``: names the notebook binds to modules, whose attributes answers must not assign.
+    ``modules``: what the notebook binds to modules (``{"conv": "course_utils.checks.conv"}``):
+    answers must not assign their attributes, nor use the code that checks them.
     """
     flags = set()
     if PASS_LINE.search(source):
@@ -282,7 +286,7 @@ def screen(source, modules=()):
     except (SyntaxError, ValueError):
         flags.update(label for token, label in RAW_PATTERNS.items() if token in source)
         return sorted(flags)
-    flags.update(_ast_flags(tree, modules))
+    flags.update(_ast_flags(tree, dict(modules or {})))
     return sorted(flags)
 
 
@@ -295,11 +299,15 @@ def _python_source(source):
 
 def _ast_flags(tree, modules):
     """Walk the answer's syntax tree for suspicious names, imports, attributes, assignments."""
-    flags, modules = set(), {"np", "numpy", "keras", "tf", "sys", "os", "plt", *modules}
+    flags = set()
+    answer_keys = {name for name, module in modules.items() if _computes_answers(module)}
+    modules = {"np", "numpy", "keras", "tf", "sys", "os", "plt", *modules}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             modules.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
             flags.update(_import_flags(node))
+        elif isinstance(node, ast.Attribute) and _root_name(node) in answer_keys:
+            flags.add(f"uses course code that computes answers ({ast.unparse(node)})")
         elif isinstance(node, ast.Name) and node.id in SUSPICIOUS_CALLS:
             flags.add(SUSPICIOUS_CALLS[node.id])
         elif isinstance(node, ast.Name) and node.id == "__builtins__":
@@ -312,19 +320,35 @@ def _ast_flags(tree, modules):
             flags.add("open() of a path outside the notebook's folder")
     for node in ast.walk(tree):
         for target in _assigned_attributes(node):
-            root = target
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if isinstance(root, ast.Name) and root.id in modules:
+            if _root_name(target) in modules:
                 flags.add(f"assigns {ast.unparse(target)} (monkeypatching)")
     return flags
 
 
+def _computes_answers(module):
+    """True for a course_utils module other than the tools answers may use."""
+    parts = module.split(".")
+    return parts[0] == "course_utils" and len(parts) > 1 and parts[1] not in COURSE_TOOLS
+
+
+def _root_name(node):
+    """``a`` for ``a.b.c``, or None."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def _import_flags(node):
     """Flags of one import statement."""
-    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-    names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
-    flags = set()
+    if isinstance(node, ast.ImportFrom):
+        names = [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
+    else:
+        names = [alias.name for alias in node.names]
+    flags = {
+        f"imports {name} (course code that computes answers)"
+        for name in names
+        if _computes_answers(name) and not any(n.startswith(name + ".") for n in names)
+    }
     for name in names:
         for module in SUSPICIOUS_MODULES:
             if name == module or name.startswith(module + "."):
