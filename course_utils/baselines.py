@@ -1,0 +1,214 @@
+"""Public recipes rebuilt on the course's data, so ``course bench`` can set them side by side.
+
+* The keras.io example "Image Segmentation using Composable Fully-Convolutional Networks"
+  (2023): a ReLU on the maxp5 score layer, fixed bilinear ``UpSampling2D`` everywhere, zero-
+  initialised 1x1 scores of maxp4/maxp3 added to it, then a *new* softmax 1x1 convolution after
+  each fusion, plain (unweighted) cross-entropy with AdamW. Its masks are resized bilinearly
+  with the images; on the course's scenes images and masks already share a size, so that step
+  is a no-op here. VGG's fc6/fc7 weights do not exist for the course backbone: both recipes get
+  the same trainable fc6/fc7 head, so the comparison isolates the recipe.
+* The TensorFlow segmentation tutorial's decoder: pix2pix ``upsample`` blocks (Conv2DTranspose
+  stride 2, N(0, 0.02) kernels, batch norm, ReLU) concatenated with encoder features of strides
+  16, 8, 4, 2, on the same frozen backbone, trained with plain cross-entropy and Adam.
+
+Both recipes train on the same scenes, split and number of epochs as the course's models.
+"""
+
+import time
+
+from course_utils import backbone, config, data, segmentation, unet
+
+TUTORIAL_SKIPS = ("block1_pool", "block2_pool", "block3_pool", "block4_pool")
+
+
+def build_kerasio_fcn_head(num_classes, variant, feature_shapes, width=256, dropout=0.5):
+    """The keras.io FCN-32s/16s/8s head on (maxp3, maxp4, maxp5) features."""
+    import keras
+
+    maxp3, maxp4, maxp5 = (keras.Input(shape=shape) for shape in feature_shapes)
+    x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(maxp5)
+    x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Conv2D(width, 1, activation="relu")(x)
+    x = keras.layers.Dropout(dropout)(x)
+    fused = keras.layers.Conv2D(num_classes, 1, activation="relu")(x)  # the ReLU'd score
+    skips = {"32s": [], "16s": [maxp4], "8s": [maxp4, maxp3]}[variant]
+    for skip in skips:
+        skip_scores = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros")(skip)
+        up = keras.layers.UpSampling2D(2, interpolation="bilinear")(fused)
+        fused = keras.layers.Add()([skip_scores, up])
+    probabilities = keras.layers.Conv2D(num_classes, 1, activation="softmax")(fused)
+    factor = segmentation.STRIDES[variant]
+    outputs = keras.layers.UpSampling2D(factor, interpolation="bilinear")(probabilities)
+    return keras.Model([maxp3, maxp4, maxp5], outputs, name=f"kerasio_fcn{variant}")
+
+
+def fit_kerasio(model, inputs, masks, epochs, batch_size=32):
+    """keras.io's training: AdamW(1e-3, weight decay 1e-4), unweighted cross-entropy."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+    )
+    started = time.perf_counter()
+    model.fit(inputs, masks, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    return time.perf_counter() - started
+
+
+def pix2pix_upsample(filters, size=3):
+    """The tutorial's decoder block: transposed convolution x2, batch norm, ReLU."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.layers.Conv2DTranspose(
+                filters,
+                size,
+                strides=2,
+                padding="same",
+                kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+                use_bias=False,
+            ),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+        ]
+    )
+
+
+def build_tutorial_decoder(num_classes, frozen_backbone, widths=(128, 64, 32, 16)):
+    """The tutorial's U-Net-like model: frozen encoder, pix2pix decoder, logits out.
+
+    Widths are the tutorial's 512-256-128-64 scaled by the course backbone's quarter width.
+    """
+    import keras
+
+    names = (*TUTORIAL_SKIPS, "block5_pool")
+    encoder = keras.Model(
+        frozen_backbone.input, [frozen_backbone.get_layer(n).output for n in names]
+    )
+    encoder.trainable = False
+    inputs = keras.Input(shape=frozen_backbone.input_shape[1:])
+    *skips, x = encoder(inputs)
+    for filters, skip in zip(widths, reversed(skips)):
+        x = pix2pix_upsample(filters)(x)
+        x = keras.layers.Concatenate()([x, skip])
+    logits = keras.layers.Conv2DTranspose(num_classes, 3, strides=2, padding="same")(x)
+    return keras.Model(inputs, logits, name="tutorial_decoder")
+
+
+def fit_tutorial(model, images, masks, epochs, batch_size=32):
+    """The tutorial's training: Adam, cross-entropy on logits."""
+    import keras
+
+    model.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    started = time.perf_counter()
+    model.fit(images, masks, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    return time.perf_counter() - started
+
+
+def _scenes(mode):
+    """The train and test scenes of the comparison (the FCN and U-Net topics' default sizes)."""
+    count = {"fast": 256, "default": 4000, "full": 4000}[mode]
+    train = data.make_digit_scenes(count, split="train")
+    test = data.make_digit_scenes(max(count // 4, 64), split="test")
+    return train, test
+
+
+def compare_fcn(mode=None, epochs=None):
+    """Course FCN vs keras.io recipe, 32s and 8s heads on the same cached features."""
+    mode = mode or config.mode()
+    epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
+    train, test = _scenes(mode)
+    frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
+    train_features = segmentation.backbone_features(frozen, train.images)
+    test_features = segmentation.backbone_features(frozen, test.images)
+    shapes = [feature.shape[1:] for feature in train_features]
+    rows = {}
+    for variant in ("32s", "8s"):
+        course = segmentation.build_fcn_head(data.NUM_SCENE_CLASSES, variant, shapes)
+        _, course_seconds = segmentation.fit_segmenter(
+            course, (train_features, train.masks), epochs
+        )
+        public = build_kerasio_fcn_head(data.NUM_SCENE_CLASSES, variant, shapes)
+        public_seconds = fit_kerasio(public, train_features, train.masks, epochs)
+        rows[variant] = {
+            "course_mean_iou": segmentation.evaluate(
+                course, test_features, test.masks, data.NUM_SCENE_CLASSES
+            )["mean_iou"],
+            "kerasio_mean_iou": segmentation.evaluate(
+                public, test_features, test.masks, data.NUM_SCENE_CLASSES
+            )["mean_iou"],
+            "course_seconds": course_seconds,
+            "kerasio_seconds": public_seconds,
+        }
+    return rows
+
+
+def compare_unet(mode=None, epochs=None):
+    """Course U-Net vs the tutorial's pix2pix decoder on the frozen backbone."""
+    mode = mode or config.mode()
+    epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
+    train, test = _scenes(mode)
+    course = unet.build_unet(data.NUM_SCENE_CLASSES, train.images.shape[1:])
+    _, course_seconds = unet.fit_augmented(course, train.images, train.masks, epochs)
+    frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
+    public = build_tutorial_decoder(data.NUM_SCENE_CLASSES, frozen)
+    public_seconds = fit_tutorial(public, train.images, train.masks, epochs)
+    evaluate = segmentation.evaluate
+    return {
+        "course_mean_iou": evaluate(course, test.images, test.masks, data.NUM_SCENE_CLASSES)[
+            "mean_iou"
+        ],
+        "tutorial_mean_iou": evaluate(public, test.images, test.masks, data.NUM_SCENE_CLASSES)[
+            "mean_iou"
+        ],
+        "course_seconds": course_seconds,
+        "tutorial_seconds": public_seconds,
+    }
+
+
+def _ratio(numerator, denominator):
+    """A ratio printed for a table, safe when the denominator is zero."""
+    return f"{numerator / denominator:.2f}" if denominator else "n/a"
+
+
+def bench_measures(mode):
+    """Rows for ``course bench``: each pair's mean IoU and training time, and their ratios."""
+    rows = []
+    fcn = compare_fcn(mode)
+    for variant, row in fcn.items():
+        rows += [
+            (
+                f"FCN-{variant} mean IoU, course / keras.io recipe",
+                f"{row['course_mean_iou']:.3f} / {row['kerasio_mean_iou']:.3f} "
+                f"(ratio {_ratio(row['course_mean_iou'], row['kerasio_mean_iou'])})",
+            ),
+            (
+                f"FCN-{variant} training s, course / keras.io recipe",
+                f"{row['course_seconds']:.0f} / {row['kerasio_seconds']:.0f} "
+                f"(ratio {_ratio(row['course_seconds'], row['kerasio_seconds'])})",
+            ),
+        ]
+    rows.append(
+        (
+            "FCN-8s minus FCN-32s mean IoU, course / keras.io recipe",
+            f"{fcn['8s']['course_mean_iou'] - fcn['32s']['course_mean_iou']:+.3f} / "
+            f"{fcn['8s']['kerasio_mean_iou'] - fcn['32s']['kerasio_mean_iou']:+.3f}",
+        )
+    )
+    pair = compare_unet(mode)
+    rows += [
+        (
+            "U-Net mean IoU, course / TF tutorial decoder",
+            f"{pair['course_mean_iou']:.3f} / {pair['tutorial_mean_iou']:.3f} "
+            f"(ratio {_ratio(pair['course_mean_iou'], pair['tutorial_mean_iou'])})",
+        ),
+        (
+            "U-Net training s, course / TF tutorial decoder",
+            f"{pair['course_seconds']:.0f} / {pair['tutorial_seconds']:.0f} "
+            f"(ratio {_ratio(pair['course_seconds'], pair['tutorial_seconds'])})",
+        ),
+    ]
+    return rows
