@@ -100,6 +100,11 @@ def test_screen_leaves_ordinary_answers_alone():
     assert submission.screen(helpers.CORRECT_2 + "print(normalize(np.ones(3)))\n") == []
     tools = {"config": "course_utils.config", "plots": "course_utils.plots"}
     assert submission.screen("size = config.pick(fast=8, default=32)", tools) == []
+    detection = {"detection": "course_utils.detection"}
+    source = "def nms(boxes):\n    return detection.iou(boxes[0], boxes[1])"
+    assert submission.screen(source, detection, allowed=["detection.iou"]) == []
+    assert submission.course_code(source, detection) == ["detection.iou"]
+    assert submission.screen(source, detection) != []
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +121,7 @@ def test_reference_and_manifest(built):
         "check_points": 2,
         "hidden_points": 1,
         "pass_line": helpers.PASS_1 + "\n",
+        "course_code": [],
     }
     roles = {cell["id"]: cell["role"] for cell in manifest["cells"] if cell["role"]}
     assert roles["ex2-hidden"] == "hidden" and roles["ex1-check"] == "check"

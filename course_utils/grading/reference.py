@@ -25,7 +25,7 @@ import nbformat
 
 from course_utils import notebooks
 
-FORMAT = 3
+FORMAT = 4
 BUILD_ROOT = notebooks.ROOT / "_build" / "grading"
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 600
@@ -197,7 +197,10 @@ def pass_lines(cell):
 
 
 def make_manifest(executed, exercises, solution, seconds):
-    """Cells (id, role, points, hash), exercises (points, pass lines) and timings."""
+    """Cells (id, role, points, hash), exercises (points, pass lines, course code) and timings."""
+    from course_utils.grading import submission
+
+    modules = module_names(executed)
     cells, durations = [], []
     for index, cell in enumerate(executed.cells):
         meta = notebooks.course_meta(cell)
@@ -217,6 +220,8 @@ def make_manifest(executed, exercises, solution, seconds):
     for number, roles in sorted(exercises.items()):
         entry = {"check_points": notebooks.course_meta(roles["check"])["points"]}
         entry["pass_line"] = pass_lines(roles["check"])
+        # Course code the instructor's answer uses is fair for students too: not flagged.
+        entry["course_code"] = submission.course_code(roles["answer"].source, modules)
         entry["hidden_points"] = 0
         if "hidden" in roles:
             entry["hidden_points"] = notebooks.course_meta(roles["hidden"]).get("points", 0)
@@ -227,7 +232,7 @@ def make_manifest(executed, exercises, solution, seconds):
         "name": pathlib.Path(solution).stem,
         "key": source_key(solution),
         "cells": cells,
-        "modules": module_names(executed),
+        "modules": modules,
         "exercises": summary,
         "seconds": round(seconds, 1),
         "slowest_cell_seconds": round(max(durations, default=0.0), 1),

@@ -193,8 +193,11 @@ def read(path, manifest):
         submission.answers[number] = _answer(cells, number, by_id, submission)
     modules = manifest.get("modules", {})
     for number, source in submission.answers.items():
-        if source is not None:
-            submission.flags.extend(f"ex{number}: {flag}" for flag in screen(source, modules))
+        if source is None:
+            continue
+        allowed = manifest["exercises"][str(number)].get("course_code", [])
+        flags = screen(source, modules, allowed)
+        submission.flags.extend(f"ex{number}: {flag}" for flag in flags)
     return submission
 
 
@@ -268,11 +271,12 @@ def _meta_matches(cell, number):
     )
 
 
-def screen(source, modules=None):
+def screen(source, modules=None, allowed=()):
     """Flags for code a human should read: what grading-aware or tampering code needs.
 
     ``modules``: what the notebook binds to modules (``{"conv": "course_utils.checks.conv"}``):
-    answers must not assign their attributes, nor use the code that checks them.
+    answers must not assign their attributes, nor use course code that computes answers, except
+    the ``allowed`` names (``detection.iou``) the instructor's own answer uses.
     """
     flags = set()
     if PASS_LINE.search(source):
@@ -286,8 +290,27 @@ def screen(source, modules=None):
     except (SyntaxError, ValueError):
         flags.update(label for token, label in RAW_PATTERNS.items() if token in source)
         return sorted(flags)
-    flags.update(_ast_flags(tree, dict(modules or {})))
+    modules = modules if isinstance(modules, dict) else dict.fromkeys(modules or (), "")
+    flags.update(_ast_flags(tree, modules, set(allowed)))
     return sorted(flags)
+
+
+def course_code(source, modules):
+    """The course code that computes answers an answer uses (``detection.iou``)."""
+    try:
+        tree = ast.parse(_python_source(source))
+    except (SyntaxError, ValueError):
+        return []
+    keys = {name for name, module in modules.items() if _computes_answers(module)}
+    return sorted(
+        {
+            ast.unparse(node)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in keys
+        }
+    )
 
 
 def _python_source(source):
@@ -297,7 +320,7 @@ def _python_source(source):
     return inputtransformer2.TransformerManager().transform_cell(source)
 
 
-def _ast_flags(tree, modules):
+def _ast_flags(tree, modules, allowed):
     """Walk the answer's syntax tree for suspicious names, imports, attributes, assignments."""
     flags = set()
     answer_keys = {name for name, module in modules.items() if _computes_answers(module)}
@@ -306,7 +329,12 @@ def _ast_flags(tree, modules):
         if isinstance(node, ast.Import | ast.ImportFrom):
             modules.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
             flags.update(_import_flags(node))
-        elif isinstance(node, ast.Attribute) and _root_name(node) in answer_keys:
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in answer_keys
+            and ast.unparse(node) not in allowed
+        ):
             flags.add(f"uses course code that computes answers ({ast.unparse(node)})")
         elif isinstance(node, ast.Name) and node.id in SUSPICIOUS_CALLS:
             flags.add(SUSPICIOUS_CALLS[node.id])
