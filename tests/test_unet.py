@@ -126,3 +126,16 @@ def test_unet_widths_can_be_set_level_by_level():
     assert table["bottleneck_relu2"] == (4, 4, 24)
     assert model.output_shape == (None, 16, 16, 3)
     assert unet.unet_widths(3, 8) == (8, 16, 32, 64)
+
+
+def test_combined_loss_adds_dice_to_weighted_crossentropy():
+    from course_utils import segmentation
+
+    rng = np.random.default_rng(1)
+    masks = rng.integers(0, 3, (2, 4, 4))
+    probabilities = np.full((2, 4, 4, 3), 1 / 3, np.float32)
+    cross_entropy = segmentation.weighted_loss(segmentation.class_weights(masks, 3))
+    expected = float(cross_entropy(masks, probabilities)) + unet.dice_numpy(masks, probabilities)
+    assert float(unet.combined_loss(masks, 3)(masks, probabilities)) == pytest.approx(
+        expected, 1e-5
+    )
