@@ -401,6 +401,7 @@ def fit_segmenter(
     num_classes=None,
     callbacks=(),
     loss=None,
+    decay=False,
 ):
     """The course's recipe: Adam, class-weighted cross-entropy, shuffled mini-batches.
 
@@ -421,6 +422,10 @@ def fit_segmenter(
                 raise ValueError(f"weights must be 'sqrt', None or an array, got {weights!r}.")
             weights = class_weights(masks, num_classes)
         loss = weighted_loss(weights)
+    if decay:
+        # Cosine decay to zero over the run: the last epochs refine instead of jittering.
+        steps = epochs * int(np.ceil(len(np.asarray(masks)) / batch_size))
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     started = time.perf_counter()
     history = model.fit(
