@@ -356,6 +356,7 @@ def benchmark(assignment, count=100, jobs=None, build_root=None):
     }
     print(
         f"graded {result['submissions']} submissions of {result['assignment']} in "
-        f"{result['seconds']} s with {jobs} jobs: {result['per_minute']} submissions/minute"
+        f"{result['seconds']} s with {jobs} jobs: {result['per_minute']} submissions/minute "
+        f"({result['errors']} with errors, isolation: {result['isolation']})"
     )
     return result

@@ -214,10 +214,11 @@ def _expose(path, work):
         child = path.relative_to(parent).parts[0]
         staging = work / f"expose-{len(list(work.glob('expose-*')))}"
         staging.mkdir()
-        _mount("--bind", str(parent / child), str(staging))
+        # --rbind: the empty file systems hiding paths below it must come along.
+        _mount("--rbind", str(parent / child), str(staging))
         _mount("-t", "tmpfs", "-o", "size=4k,mode=0755", "tmpfs", str(parent))
         (parent / child).mkdir()
-        _mount("--bind", str(staging), str(parent / child))
+        _mount("--rbind", str(staging), str(parent / child))
 
 
 def _loopback_up():
