@@ -145,6 +145,14 @@ def test_reference_rebuilt_when_solution_changes(built, tmp_path):
     assert reference.source_key(copy) != manifest["key"]
 
 
+def test_reference_key_covers_the_code_it_runs():
+    """The key hashes the checks, config and imported course modules; not the grader or slides."""
+    files = reference._course_files(notebooks.read(helpers.SELFTEST))
+    names = {path.relative_to(reference.PACKAGE).as_posix() for path in files}
+    assert {"grading/selftest.py", "checks/__init__.py", "config.py"} <= names
+    assert "grading/gradebook.py" not in names and "slides.py" not in names
+
+
 def test_assembly_takes_only_answers_from_the_submission(built):
     """Setup, checks, hidden tests and expected outputs are the instructor's."""
     _, executed, _ = built

@@ -52,16 +52,35 @@ def solution_path(assignment, root=notebooks.ROOT):
 
 
 def source_key(solution):
-    """What the reference depends on: the solution and the course's code (but not the grader)."""
+    """What the reference depends on: the solution and the course code it runs.
+
+    That is the checks (their pass lines are what submissions are compared with), ``config``
+    (fast-mode sizes) and every course module the solution imports; editing slides or
+    widgets leaves references valid.
+    """
     digest = hashlib.sha256(f"grading reference {FORMAT}\0".encode())
     digest.update(pathlib.Path(solution).read_bytes())
-    for path in sorted(PACKAGE.rglob("*.py")):
-        relative = path.relative_to(PACKAGE).as_posix()
-        if relative.startswith("grading/"):
-            continue
-        digest.update(f"\0{relative}\0".encode())
+    for path in _course_files(notebooks.read(solution)):
+        digest.update(f"\0{path.relative_to(PACKAGE).as_posix()}\0".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _course_files(notebook):
+    """The course_utils sources a solution depends on, in a stable order."""
+    wanted = {"__init__", "config", "checks"}
+    for module in module_names(notebook).values():
+        parts = module.split(".")
+        if parts[0] == "course_utils" and len(parts) > 1:
+            # The grader itself never changes a reference; its self-test checks do.
+            wanted.add("grading/selftest" if parts[1] == "grading" else parts[1])
+    files = set()
+    for name in wanted:
+        if (PACKAGE / name).is_dir():
+            files.update((PACKAGE / name).rglob("*.py"))
+        elif (PACKAGE / f"{name}.py").exists():
+            files.add(PACKAGE / f"{name}.py")
+    return sorted(files)
 
 
 def cell_hash(source):
