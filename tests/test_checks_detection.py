@@ -433,7 +433,8 @@ def test_not_implemented_passes_through():
     + [("average_precision", wrong_ap, mistake) for mistake in check.AP_MISTAKES]
     + [("encode_targets", wrong_encoder, mistake) for mistake in check.ENCODE_MISTAKES]
     + [("yolo_loss", wrong_loss, mistake) for mistake in check.LOSS_MISTAKES],
-    ids=str,
+    # ids without the factory's repr: its memory address differs between xdist workers
+    ids=lambda value: getattr(value, "__name__", str(value)),
 )
 def test_hidden_checks_catch_every_mistake(name, make, mistake):
     """Grading rejects every catalogued mistake too, not only the visible check."""
