@@ -19,6 +19,7 @@ import time
 from course_utils import notebooks
 
 OUT = notebooks.ROOT / "_build" / "bench"
+GRADED_ASSIGNMENT = "01_conv2d_padding_stride"  # the assignment the grader benchmark grades
 
 
 def run_notebook(path, mode="default", timeout=1800):
@@ -147,7 +148,7 @@ def markdown_table(records, extras=()):
     return "\n".join(lines) + "\n"
 
 
-def run(only=None, mode="default", comparisons=True, out=OUT):
+def run(only=None, mode="default", comparisons=True, out=OUT, grader_submissions=100):
     """Benchmark the course; write results.json and results.md; return the missed targets."""
     from course_utils import progress
 
@@ -161,7 +162,7 @@ def run(only=None, mode="default", comparisons=True, out=OUT):
             f"{record['peak_memory_mb']} MB, {'ok' if record['ok'] else 'FAILED'}",
             flush=True,
         )
-    extras = _extra_measures(mode) if comparisons else []
+    extras = _extra_measures(mode, grader_submissions) if comparisons else []
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(
@@ -171,20 +172,24 @@ def run(only=None, mode="default", comparisons=True, out=OUT):
     return missed_targets(records)
 
 
-def _extra_measures(mode):
+def _extra_measures(mode, grader_submissions=100):
     """Comparisons with public recipes, the grader's throughput, and make test's last time."""
-    measures = []
+    from course_utils import baselines, grading
+
+    measures = list(baselines.bench_measures(mode))
+    if grader_submissions:
+        throughput = grading.benchmark(GRADED_ASSIGNMENT, count=grader_submissions)
+        measures.append(
+            (
+                f"grader throughput ({throughput['submissions']} submissions of "
+                f"{GRADED_ASSIGNMENT}, submissions per minute)",
+                f"{throughput['per_minute']:.1f}",
+            )
+        )
     test_time = OUT / "make_test_seconds"
     if test_time.exists():
         minutes = int(test_time.read_text().strip()) / 60
         measures.append(("make test, last run (minutes)", f"{minutes:.1f}"))
-    for module_name in ("course_utils.baselines", "course_utils.grading"):
-        try:
-            module = __import__(module_name, fromlist=["bench_measures"])
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, "bench_measures"):
-            measures += list(module.bench_measures(mode))
     return measures
 
 
@@ -198,12 +203,23 @@ def add_cli(subparsers):
         action="store_true",
         help="skip the public-recipe comparisons and grader throughput",
     )
+    parser.add_argument(
+        "--grader-submissions",
+        type=int,
+        default=100,
+        help="submissions the grader throughput benchmark grades (0: skip)",
+    )
     parser.set_defaults(handler=_cli_bench)
 
 
 def _cli_bench(arguments):
     """``course bench``: run, write the tables, fail loudly on missed targets."""
-    missed = run(arguments.only, arguments.mode, not arguments.no_comparisons)
+    missed = run(
+        arguments.only,
+        arguments.mode,
+        not arguments.no_comparisons,
+        grader_submissions=arguments.grader_submissions,
+    )
     print(f"results: {OUT / 'results.md'}")
     for line in missed:
         print(f"MISSED {line}")
