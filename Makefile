@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUBMISSIONS ?= submissions
 ASSIGNMENT ?= 01_conv2d_padding_stride
+# jupyter refuses to run as root unless told (containers, CI)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Test workers: one per core by default; `make test WORKERS=1` to run serially.
 WORKERS ?= auto
 
@@ -22,8 +24,7 @@ system-packages:
 	@bash tools/install-system-packages.sh
 
 lab: $(STAMP) system-packages
-	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
-	  $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG)
 
 test: $(STAMP) system-packages
 	@bash tools/timed.sh _build/bench/make_test_seconds $(MAKE) --no-print-directory test-steps
