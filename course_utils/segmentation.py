@@ -97,9 +97,19 @@ def pixel_accuracy(confusion):
 
 
 def predict_masks(model, inputs, batch_size=64):
-    """Class-index masks (N, H, W) predicted by a model whose last axis scores the classes."""
-    scores = model.predict(inputs, batch_size=batch_size, verbose=0)
-    return np.asarray(scores).argmax(axis=-1)
+    """Class-index masks (N, H, W) predicted by a model whose last axis scores the classes.
+
+    Calls the model eagerly batch by batch: evaluating many models in a loop with
+    ``model.predict`` would retrace a function per model and flood the notebook with warnings.
+    """
+    arrays = inputs if isinstance(inputs, list | tuple) else [inputs]
+    count = len(arrays[0])
+    masks = []
+    for start in range(0, count, batch_size):
+        batch = [np.asarray(a[start : start + batch_size]) for a in arrays]
+        scores = model(batch if isinstance(inputs, list | tuple) else batch[0], training=False)
+        masks.append(np.asarray(scores).argmax(axis=-1))
+    return np.concatenate(masks) if masks else np.zeros((0,), np.int64)
 
 
 def evaluate(model, images, masks, num_classes, batch_size=64):
@@ -157,26 +167,69 @@ def upsample_bilinear(scores, factor):
     return np.einsum("ir,nrsc,js->nijc", rows, scores, cols, optimize=True)
 
 
+def oracle_masks(masks, stride, num_classes, threshold):
+    """The truth seen at ``stride``: cell class fractions, bilinear-upsampled, thresholded.
+
+    Where the upsampled foreground fraction exceeds ``threshold`` the pixel takes the most
+    present non-background class, elsewhere background (class 0).
+    """
+    upsampled = upsample_bilinear(coarse_scores(masks, stride, num_classes), stride)
+    foreground = upsampled[..., 1:].sum(axis=-1)
+    digit = upsampled[..., 1:].argmax(axis=-1) + 1
+    return np.where(foreground > threshold, digit, 0)
+
+
+def oracle(masks, stride, num_classes, thresholds=ORACLE_THRESHOLDS):
+    """``(mean IoU, threshold)`` of the best oracle map at ``stride`` (see oracle_ceiling)."""
+    masks = _masks(masks, "masks")
+    if stride == 1:
+        return mean_iou(confusion_matrix(masks, masks, num_classes)), 0.5
+    scored = [
+        (
+            mean_iou(
+                confusion_matrix(masks, oracle_masks(masks, stride, num_classes, t), num_classes)
+            ),
+            t,
+        )
+        for t in thresholds
+    ]
+    return max(scored)
+
+
 def oracle_ceiling(masks, stride, num_classes, thresholds=ORACLE_THRESHOLDS):
     """Mean IoU of the ground truth itself seen at ``stride``: the ceiling of an FCN-``stride``s.
 
     The truth is averaged over each stride x stride cell (class fractions: the best score map a
     model at that stride could hold), upsampled back with the FCN's bilinear kernel, and read
-    as: the most present digit class where the upsampled foreground fraction exceeds a
-    threshold, background elsewhere. The oracle keeps the threshold (of ``thresholds``) with the
-    best mean IoU: thin strokes never fill half a coarse cell, so a plain argmax would say
-    "background" almost everywhere. Class 0 is the background.
+    as: the most present class where the upsampled foreground fraction exceeds a threshold,
+    background elsewhere (:func:`oracle_masks`). The oracle keeps the threshold (of
+    ``thresholds``) with the best mean IoU: thin strokes never fill half a coarse cell, so a
+    plain argmax would say "background" almost everywhere. Class 0 is the background.
     """
-    masks = _masks(masks, "masks")
-    if stride == 1:
-        return mean_iou(confusion_matrix(masks, masks, num_classes))
-    upsampled = upsample_bilinear(coarse_scores(masks, stride, num_classes), stride)
-    foreground = upsampled[..., 1:].sum(axis=-1)
-    digit = upsampled[..., 1:].argmax(axis=-1) + 1
-    return max(
-        mean_iou(confusion_matrix(masks, np.where(foreground > t, digit, 0), num_classes))
-        for t in thresholds
-    )
+    return oracle(masks, stride, num_classes, thresholds)[0]
+
+
+def epoch_timer():
+    """A Keras callback whose ``times`` list gets the seconds of every epoch (fair timings)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Seconds per epoch, first epoch (with its tracing) included."""
+
+        def __init__(self):
+            super().__init__()
+            self.times = []
+            self._started = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            """Start the clock."""
+            self._started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            """Stop the clock."""
+            self.times.append(time.perf_counter() - self._started)
+
+    return EpochTimer()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +359,7 @@ def build_fcn_head(
     width=256,
     dropout=0.3,
     upsample_init="bilinear",
-    normalize_skips=True,
+    skip_scales=(1.0, 1.0),
 ):
     """The trainable part of an FCN: from (maxp3, maxp4, maxp5) features to class probabilities.
 
@@ -314,7 +367,8 @@ def build_fcn_head(
     FCN-16s adds a zero-initialised 1x1 score of maxp4 to the x2-upsampled scores, FCN-8s then
     the same with maxp3; the fused scores are upsampled to the image by 32, 16 or 8. Every
     upsampling is a Conv2DTranspose with kernel 2 x factor, bilinear-initialised and trainable.
-    Shapes may have ``None`` spatial sizes (any multiple of 32 at the input).
+    ``skip_scales`` multiplies maxp4 and maxp3 before scoring (1: the course; the FCN paper used
+    0.01 and 0.0001 with SGD). Shapes may have ``None`` spatial sizes (multiples of 32 at input).
     """
     import keras
 
@@ -328,9 +382,10 @@ def build_fcn_head(
     x = keras.layers.Dropout(dropout, name="drop7")(x)
     scores = keras.layers.Conv2D(num_classes, 1, name="score_maxp5")(x)
     skips = {"16s": [maxp4], "8s": [maxp4, maxp3]}.get(variant, [])
-    for skip, name in zip(skips, ("maxp4", "maxp3")):
-        if normalize_skips:
-            skip = keras.layers.BatchNormalization(name=f"norm_{name}")(skip)
+    for skip, name, scale in zip(skips, ("maxp4", "maxp3"), skip_scales):
+        if scale != 1:
+            # The FCN paper's "at once" net multiplied pool4 by 0.01 and pool3 by 0.0001.
+            skip = keras.layers.Rescaling(scale, name=f"scale_{name}")(skip)
         # Zero-initialised: at the start the finer model is exactly the coarser one.
         skip_scores = keras.layers.Conv2D(
             num_classes, 1, kernel_initializer="zeros", name=f"score_{name}"
@@ -439,3 +494,38 @@ def fit_segmenter(
         callbacks=[progress.EpochBar(), *callbacks],
     )
     return history, time.perf_counter() - started
+
+
+def build_copied_recipe_heads(num_classes, feature_shapes, width=256, dropout=0.3):
+    """FCN-32s/16s/8s heads as an often-copied Keras example builds them, for comparison.
+
+    The recipe of keras.io's "Image Segmentation using Composable Fully-Convolutional Networks"
+    (2023), on our features: the maxp5 score layer has a ReLU and is *shared* by the three
+    models; after each fusion a new, randomly initialised 1x1 softmax layer classifies the sum;
+    probabilities are upsampled by fixed bilinear ``UpSampling2D``. The example trains them one
+    after the other with AdamW and plain cross-entropy. Returns ``{"32s": model, ...}``.
+    """
+    import keras
+
+    maxp3, maxp4, maxp5 = (keras.Input(shape=shape) for shape in feature_shapes)
+    x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(maxp5)
+    x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Conv2D(width, 1, activation="relu")(x)
+    x = keras.layers.Dropout(dropout)(x)
+    scores = keras.layers.Conv2D(num_classes, 1, activation="relu")(x)
+    outputs = {}
+    fused, factor = scores, 32
+    for variant, skip in (("32s", None), ("16s", maxp4), ("8s", maxp3)):
+        if skip is not None:
+            skip_scores = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros")(skip)
+            upsampled = keras.layers.UpSampling2D(2, interpolation="bilinear")(fused)
+            fused, factor = keras.layers.Add()([skip_scores, upsampled]), factor // 2
+        probabilities = keras.layers.Conv2D(num_classes, 1, activation="softmax")(fused)
+        outputs[variant] = keras.layers.UpSampling2D(factor, interpolation="bilinear")(
+            probabilities
+        )
+    inputs = [maxp3, maxp4, maxp5]
+    return {
+        variant: keras.Model(inputs, output, name=f"copied_fcn{variant}")
+        for variant, output in outputs.items()
+    }
