@@ -17,7 +17,14 @@ Models and training (Keras):
   once, :func:`build_fcn_head` trains on them, ``build_fcn(..., head=head)`` puts the trained head
   back on the backbone;
 * :func:`class_weights`, :func:`weighted_loss`, :func:`masked_loss` (partial labels) and
-  :func:`fit_segmenter`, the course's training recipe, reusable for a U-Net.
+  :func:`fit_segmenter`, the course's training recipe, reusable for a U-Net (with
+  :func:`epoch_timer` for fair timings);
+* :func:`build_copied_recipe_heads`, an often-copied recipe rebuilt for comparison.
+
+Why the FCN heads train as they do (measured on digit scenes, see notebooks/04): class weights,
+or every variant predicts background; skip features of unit scale (see
+``backbone.balance_feature_scales``), or Adam moves the skip score layers too slowly; linear,
+zero-initialised skip scores fused before one bilinear upsampling.
 """
 
 import time

@@ -228,3 +228,53 @@ def test_builder_errors_name_the_fix(call, match):
     """Bad arguments fail in one line."""
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_predict_masks_takes_feature_lists():
+    """Heads take lists of cached features; predictions come back as class indices."""
+    shapes = [(8, 8, 4), (4, 4, 4), (2, 2, 4)]
+    head = segmentation.build_fcn_head(3, "8s", shapes, width=8)
+    features = [
+        np.random.default_rng(i).random((5, *s)).astype(np.float32) for i, s in enumerate(shapes)
+    ]
+    masks = segmentation.predict_masks(head, features, batch_size=2)
+    assert masks.shape == (5, 64, 64) and masks.max() < 3
+    np.testing.assert_array_equal(masks, head.predict(features, verbose=0).argmax(-1))
+
+
+def test_copied_recipe_heads_share_their_maxp5_layers():
+    """The comparison heads: three models, one shared ReLU score layer on maxp5."""
+    shapes = [(8, 8, 4), (4, 4, 4), (2, 2, 4)]
+    heads = segmentation.build_copied_recipe_heads(3, shapes, width=8)
+    assert [m.output_shape for m in heads.values()] == [(None, 64, 64, 3)] * 3
+    shared = {id(layer) for layer in heads["32s"].layers} & {
+        id(layer) for layer in heads["8s"].layers
+    }
+    relu_scores = [
+        layer
+        for layer in heads["8s"].layers
+        if id(layer) in shared and getattr(layer, "filters", None) == 3
+    ]
+    assert relu_scores and relu_scores[0].activation.__name__ == "relu"
+
+
+def test_skip_scales_rescale_the_skips():
+    """The paper's scaling is a Rescaling layer before each skip's score layer."""
+    head = segmentation.build_fcn_head(3, "8s", skip_scales=(0.01, 0.0001), width=8)
+    scales = {layer.name: layer.scale for layer in head.layers if "scale_" in layer.name}
+    assert scales == {"scale_maxp4": 0.01, "scale_maxp3": 0.0001}
+
+
+def test_oracle_threshold_and_epoch_timer():
+    """oracle() says which threshold won; the timer records one time per epoch."""
+    masks = np.zeros((1, 32, 32), np.uint8)
+    masks[0, 4:28, 10:13] = 2
+    value, threshold = segmentation.oracle(masks, 8, 3)
+    assert value == segmentation.oracle_ceiling(masks, 8, 3)
+    assert threshold in segmentation.ORACLE_THRESHOLDS
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    timer = segmentation.epoch_timer()
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=3, verbose=0, callbacks=[timer])
+    assert len(timer.times) == 3 and all(t >= 0 for t in timer.times)
