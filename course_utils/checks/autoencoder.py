@@ -5,10 +5,12 @@ Independent answers: the shapes Keras itself computes for the layer table of the
 ``check_*_hidden`` run other cases for grading.
 """
 
-import keras
 import numpy as np
 
 from course_utils import checks
+
+# Keras is imported inside the checks: a solutions notebook imports this module before
+# config.setup(), which must run before TensorFlow loads.
 
 # Exercise numbers in solutions/03_conv_autoencoder.ipynb.
 EXERCISES = {"autoencoder": 1, "psnr": 2, "add_noise": 3, "pixel_classifier": 4}
@@ -16,6 +18,8 @@ EXERCISES = {"autoencoder": 1, "psnr": 2, "add_noise": 3, "pixel_classifier": 4}
 
 def _flat_layers(model):
     """Every leaf layer of a model, nested models opened, input layers left out."""
+    import keras
+
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
@@ -27,6 +31,8 @@ def _flat_layers(model):
 
 def _built_model(exercise, function, *args):
     """Call the student's builder; it must return a Keras model."""
+    import keras
+
     model = checks.call(exercise, function, *args)
     if not isinstance(model, keras.Model):
         checks.fail(

@@ -6,10 +6,12 @@ fusion, ``keras.metrics.MeanIoU`` and ``np.histogram2d`` for the metrics, and a 
 cross-entropy for the masked loss. ``check_*_hidden`` run other cases for grading.
 """
 
-import keras
 import numpy as np
 
 from course_utils import checks, segmentation
+
+# Keras is imported inside the checks: a solutions notebook imports this module before
+# config.setup(), which must run before TensorFlow loads.
 
 # Exercise numbers in solutions/04_fcn_vgg.ipynb.
 EXERCISES = {
@@ -65,6 +67,7 @@ def _upsampling_mistakes(factor, channels):
 
 def _check_upsampling_case(exercise, function, factor, channels, seed):
     """One factor: shape, values, and the upsampled map against tf.image.resize."""
+    import keras
     import tensorflow as tf
 
     weights = checks.as_array(
@@ -163,6 +166,8 @@ def _score(features, layer):
 
 def _fusion_case(exercise, function, size, channels, num_classes, seed):
     """Build the fusion, check it at initialisation and with random score weights."""
+    import keras
+
     rng = np.random.default_rng(seed)
     shapes = {
         "scores5": (size // 32, size // 32, num_classes),
@@ -335,6 +340,8 @@ def check_confusion_matrix_hidden(function, exercise=EXERCISES["confusion_matrix
 
 def _keras_mean_iou(truth, predicted, num_classes):
     """keras.metrics.MeanIoU on the same masks (the independent answer)."""
+    import keras
+
     metric = keras.metrics.MeanIoU(num_classes)
     metric.update_state(truth.ravel(), predicted.ravel())
     return float(metric.result())
