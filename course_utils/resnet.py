@@ -9,16 +9,15 @@ pooling and one dense layer. Projection shortcuts are not counted as layers, as 
 
 import time
 
-import keras
 import numpy as np
-
-from course_utils import progress
 
 STAGES = 3
 
 
 def conv_bn(x, filters, kernel_size=3, strides=1, name=None):
     """Convolution without bias (batch norm has its own shift) followed by batch norm."""
+    import keras
+
     x = keras.layers.Conv2D(
         filters,
         kernel_size,
@@ -36,6 +35,8 @@ def conv_bn(x, filters, kernel_size=3, strides=1, name=None):
 
 def _residual_path(x, filters, strides, name):
     """The two convolutions of a basic block, without the final ReLU."""
+    import keras
+
     first = None if name is None else f"{name}_a"
     second = None if name is None else f"{name}_b"
     x = conv_bn(x, filters, 3, strides, first)
@@ -45,6 +46,8 @@ def _residual_path(x, filters, strides, name):
 
 def identity_block(x, filters=None, name=None):
     """Basic block whose shortcut is the input itself: same shape in and out."""
+    import keras
+
     channels = x.shape[-1]
     filters = channels if filters is None else filters
     if filters != channels:
@@ -59,6 +62,8 @@ def identity_block(x, filters=None, name=None):
 
 def projection_block(x, filters, strides=2, name=None):
     """Basic block whose shortcut is a strided 1x1 convolution (plus batch norm) to match shapes."""
+    import keras
+
     residual = _residual_path(x, filters, strides, name)
     shortcut = conv_bn(x, filters, 1, strides, None if name is None else f"{name}_proj")
     x = keras.layers.Add(name=None if name is None else f"{name}_add")([residual, shortcut])
@@ -74,6 +79,8 @@ def residual_block(x, filters, strides=1, name=None):
 
 def plain_block(x, filters, strides=1, name=None):
     """The same two convolutions as a basic block, with no shortcut."""
+    import keras
+
     x = _residual_path(x, filters, strides, name)
     return keras.layers.ReLU(name=None if name is None else f"{name}_out")(x)
 
@@ -99,6 +106,8 @@ def build_network(
     ``first_strides=2`` lets the stem halve 28x28 inputs to 14x14, which cuts the cost of every
     later layer by four at a small price in accuracy.
     """
+    import keras
+
     count = blocks_per_stage(depth)
     block = residual_block if residual else plain_block
     inputs = keras.Input(input_shape)
@@ -117,6 +126,8 @@ def build_network(
 
 def kernel_layers(model):
     """The layers of ``model`` that hold a kernel, in order (projection shortcuts left out)."""
+    import keras
+
     return [
         layer
         for layer in model.layers
@@ -130,6 +141,7 @@ def gradient_norms(model, images, labels):
 
     Batch norm runs in training mode, as in the first step of training.
     """
+    import keras
     import tensorflow as tf
 
     layers = kernel_layers(model)
@@ -168,6 +180,8 @@ def prepare_images(images):
 
 def cosine_optimizer(steps, learning_rate=0.05, momentum=0.9):
     """SGD with momentum whose learning rate falls along a half cosine to zero over ``steps``."""
+    import keras
+
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
     return keras.optimizers.SGD(schedule, momentum=momentum, nesterov=True)
 
@@ -183,6 +197,8 @@ def fit_classifier(
     description=None,
 ):
     """Train with the course's classifier recipe (SGD, cosine schedule); return (history, s)."""
+    from course_utils import progress  # imports Keras: only when training, after config.setup()
+
     steps = epochs * int(np.ceil(len(images) / batch_size))
     model.compile(
         optimizer=cosine_optimizer(steps, learning_rate),

@@ -101,3 +101,18 @@ def test_layer_table_lists_shapes_and_parameters(capsys):
     assert rows["block_add"] == ((4, 4, 8), 0)
     resnet.print_layer_table(model)
     assert f"{model.count_params():>8,}" in capsys.readouterr().out
+
+
+def test_importing_the_topic_modules_leaves_tensorflow_unloaded():
+    """Setup cells import these before config.setup(), which must run before TensorFlow loads."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from course_utils import resnet, unet\n"
+        "from course_utils.checks import resnet as a, unet as b\n"
+        "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr[-500:]

@@ -8,7 +8,6 @@ residual path, ``x + y`` or ``Add``, ``ReLU`` layers or ``keras.ops.relu``) comp
 function; each classic mistake computes a different one, which is how it is named.
 """
 
-import keras
 import numpy as np
 
 from course_utils import checks, resnet
@@ -28,6 +27,8 @@ def _flat_layers(model):
 
 def _build(exercise, block, input_shape, *args, what="the block"):
     """Call ``block(keras.Input(input_shape), *args)`` and wrap it in a model, or fail clearly."""
+    import keras
+
     inputs = keras.Input(input_shape)
     try:
         outputs = block(inputs, *args)
@@ -60,11 +61,15 @@ def fail_shapes(exercise, input_shape, args):
 
 def _kernels(model):
     """The convolution layers of a model, in order, with their kernels."""
+    import keras
+
     return [layer for layer in _flat_layers(model) if isinstance(layer, keras.layers.Conv2D)]
 
 
 def _batch_norms(model):
     """The batch-normalisation layers of a model."""
+    import keras
+
     return [
         layer for layer in _flat_layers(model) if isinstance(layer, keras.layers.BatchNormalization)
     ]
@@ -406,6 +411,8 @@ def _parameter_mistakes(in_channels, filters, strides):
 
 def _check_parameters_case(exercise, function, in_channels, filters, strides):
     """One parameter count, against the count of a block that Keras builds."""
+    import keras
+
     answer = checks.as_int(
         exercise,
         checks.call(exercise, function, in_channels, filters, strides),

@@ -6,7 +6,6 @@ the level computed independently (TensorFlow convolutions and pooling), so a lev
 or without batch norm, with layers or ``keras.ops``, passes; each classic mistake is named.
 """
 
-import keras
 import numpy as np
 
 from course_utils import arith, checks, unet
@@ -23,11 +22,15 @@ def _flat_layers(model):
 
 def _convs(model):
     """The Conv2D layers of a model (not transposed convolutions)."""
+    import keras
+
     return [layer for layer in _flat_layers(model) if type(layer) is keras.layers.Conv2D]
 
 
 def _identity_batch_norms(model):
     """Make every batch norm the identity in inference mode."""
+    import keras
+
     for layer in _flat_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             for weight, value in (
@@ -97,6 +100,8 @@ def _symbolic(exercise, function, what, *inputs_and_args):
 
 def _check_encoder_case(exercise, encoder_level, height, width, channels, filters, seed):
     """One contracting level: (skip, down) shapes, two 3x3 convolutions, the computed values."""
+    import keras
+
     inputs = keras.Input((height, width, channels))
     result = _symbolic(exercise, encoder_level, "encoder_level", inputs, filters)
     if not isinstance(result, tuple | list) or len(result) != 2:
@@ -184,6 +189,8 @@ def check_encoder_level_hidden(encoder_level):
 
 def _check_decoder_case(exercise, decoder_level, height, width, channels, skip_channels, filters):
     """One expanding level: output shape, concatenation on channels, two 3x3 convolutions."""
+    import keras
+
     x_input = keras.Input((height, width, channels))
     skip_input = keras.Input((2 * height, 2 * width, skip_channels))
     output = _symbolic(exercise, decoder_level, "decoder_level", x_input, skip_input, filters)
@@ -379,6 +386,7 @@ def _dice_case(kind, seed, classes=4):
 
 def _check_dice_case(exercise, dice_loss, kind, seed, smooth=1.0):
     """One Dice case, with a gradient that must flow to the probabilities."""
+
     import tensorflow as tf
 
     masks, probabilities = _dice_case(kind, seed)
