@@ -65,3 +65,14 @@ def test_setup_is_quiet_and_deterministic():
     ]
     assert runs[0].stdout == runs[1].stdout
     assert "absl" not in runs[0].stderr and "cudart" not in runs[0].stderr
+
+
+def test_progress_does_not_import_keras_until_a_bar_is_needed():
+    code = (
+        "import sys; from course_utils import progress; print('keras' in sys.modules);"
+        "progress.EpochBar(); print('keras' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]
