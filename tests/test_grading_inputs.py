@@ -110,7 +110,7 @@ def test_unreadable_files_are_recorded(graded, student, reason):
         ("infinite_loop", {1: 0, 2: 3}, "timed out"),
         ("memory_hog", {1: 3, 2: 0}, "out of memory in cell ex1-answer"),
         ("kernel_dies", {1: 3, 2: 0}, "the kernel died"),
-        ("output_flood", {1: 3, 2: 0}, "output over 1 MB"),
+        ("output_flood", {1: 3, 2: 0}, "output over 3 MB"),
     ],
 )
 def test_misbehaving_notebooks_are_recorded(graded, student, points, reason):

@@ -132,16 +132,21 @@ async def execute(lab, kernel_id, code):
     content = {"code": code, "silent": False, "store_history": False, "allow_stdin": False}
     request = {"header": header, "parent_header": {}, "metadata": {}, "content": content}
     connection.write_message(json.dumps({**request, "channel": "shell", "buffers": []}))
-    stdout = ""
-    while True:
+    stdout, status, idle = "", None, False
+    # The reply (shell channel) may overtake the printed output (iopub): wait for both the
+    # reply and the kernel's "idle", which comes after all of the request's output.
+    while status is None or not idle:
         reply = json.loads(await connection.read_message())
         if reply.get("parent_header", {}).get("msg_id") != message_id:
             continue
         if reply["msg_type"] == "stream":
             stdout += reply["content"]["text"]
-        if reply["msg_type"] == "execute_reply":
-            connection.close()
-            return reply["content"]["status"], stdout
+        elif reply["msg_type"] == "execute_reply":
+            status = reply["content"]["status"]
+        elif reply["msg_type"] == "status":
+            idle = reply["content"]["execution_state"] == "idle"
+    connection.close()
+    return status, stdout
 
 
 def a_notebook():

@@ -24,7 +24,8 @@ from course_utils import notebooks
 from course_utils.grading import reference, sandbox, submission
 
 GIB = 2**30
-OUTPUT_BYTES = 1_000_000
+# Per-cell output cap: above a figure of segmentation panels (~1 MB), far below a flood.
+OUTPUT_BYTES = 3_000_000
 STARTUP_SECONDS = 120
 REASONS = {
     "timeout": "timed out (cell time limit) in",

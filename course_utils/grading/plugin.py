@@ -43,7 +43,7 @@ class Record:
 class GradedKernel(nbval.kernel.RunningKernel):
     """nbval's kernel, watching replies, errors and output sizes for the grader."""
 
-    output_limit = 1_000_000
+    output_limit = 3_000_000
     record = None
 
     def await_reply(self, msg_id, timeout=None):
@@ -99,7 +99,7 @@ def pytest_addoption(parser):
     """The grader's options."""
     group = parser.getgroup("course grader")
     group.addoption("--grader-results", help="where to write the per-cell results (JSON)")
-    group.addoption("--grader-output-limit", type=int, default=1_000_000, help="bytes per cell")
+    group.addoption("--grader-output-limit", type=int, default=3_000_000, help="bytes per cell")
 
 
 def pytest_configure(config):
