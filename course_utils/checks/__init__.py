@@ -69,6 +69,17 @@ def _short(value):
     return repr(value)
 
 
+def flat_layers(model):
+    """Every leaf layer of a Keras model, nested models opened, input layers left out."""
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        if hasattr(layer, "layers"):
+            yield from flat_layers(layer)
+        else:
+            yield layer
+
+
 def as_array(exercise, value, what="the result", shape=None, ndim=None):
     """Convert a NumPy/TensorFlow result to a float array, or fail saying what was expected."""
     if hasattr(value, "numpy") and callable(value.numpy):

@@ -16,19 +16,6 @@ from course_utils import checks
 EXERCISES = {"autoencoder": 1, "psnr": 2, "add_noise": 3, "pixel_classifier": 4}
 
 
-def _flat_layers(model):
-    """Every leaf layer of a model, nested models opened, input layers left out."""
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if hasattr(layer, "layers"):
-            yield from _flat_layers(layer)
-        else:
-            yield layer
-
-
 def _built_model(exercise, function, *args):
     """Call the student's builder; it must return a Keras model."""
     import keras
@@ -63,7 +50,7 @@ def _activated(layers, layer, name):
 
 def _common_structure(exercise, model):
     """No dense layers, pooling or fixed upsamplers: strided convs down, transposed convs up."""
-    layers = list(_flat_layers(model))
+    layers = list(checks.flat_layers(model))
     kinds = {type(layer).__name__ for layer in layers}
     if kinds & {"Dense", "Flatten", "Reshape"}:
         checks.fail(

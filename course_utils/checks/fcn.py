@@ -126,15 +126,6 @@ def check_upsampling_weights_hidden(function, exercise=EXERCISES["upsampling_wei
 # --- exercise 2: FCN-8s fusion -------------------------------------------------------------------
 
 
-def _flat_layers(model):
-    """Every leaf layer of a model, nested models opened."""
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from _flat_layers(layer)
-        else:
-            yield layer
-
-
 def _symbolic(exercise, function, *inputs):
     """Call the student's fusion on Keras inputs; turn a crash into a one-line hint."""
     try:
@@ -195,7 +186,7 @@ def _fusion_case(exercise, function, size, channels, num_classes, seed):
                 f"class scores (not concatenation), each skip through its 1x1 score layer.",
             )
         checks.fail(exercise, f"the output shape is {got}, expected {expected_shape}.")
-    layers = list(_flat_layers(model))
+    layers = list(checks.flat_layers(model))
     if any(isinstance(layer, keras.layers.Concatenate) for layer in layers):
         checks.fail(exercise, "FCN fuses by addition (keras.layers.Add), not concatenation.")
     score_layers = {

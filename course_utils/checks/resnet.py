@@ -16,15 +16,6 @@ from course_utils import checks, resnet
 BN_SCALE, BN_SHIFT = 1.5, -0.2
 
 
-def _flat_layers(model):
-    """Every leaf layer of a model, nested models (a Sequential residual path) opened."""
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from _flat_layers(layer)
-        else:
-            yield layer
-
-
 def _build(exercise, block, input_shape, *args, what="the block"):
     """Call ``block(keras.Input(input_shape), *args)`` and wrap it in a model, or fail clearly."""
     import keras
@@ -63,7 +54,7 @@ def _kernels(model):
     """The convolution layers of a model, in order, with their kernels."""
     import keras
 
-    return [layer for layer in _flat_layers(model) if isinstance(layer, keras.layers.Conv2D)]
+    return [layer for layer in checks.flat_layers(model) if isinstance(layer, keras.layers.Conv2D)]
 
 
 def _batch_norms(model):
@@ -71,7 +62,9 @@ def _batch_norms(model):
     import keras
 
     return [
-        layer for layer in _flat_layers(model) if isinstance(layer, keras.layers.BatchNormalization)
+        layer
+        for layer in checks.flat_layers(model)
+        if isinstance(layer, keras.layers.BatchNormalization)
     ]
 
 

@@ -11,27 +11,18 @@ import numpy as np
 from course_utils import arith, checks, unet
 
 
-def _flat_layers(model):
-    """Every leaf layer of a model, nested models opened."""
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from _flat_layers(layer)
-        else:
-            yield layer
-
-
 def _convs(model):
     """The Conv2D layers of a model (not transposed convolutions)."""
     import keras
 
-    return [layer for layer in _flat_layers(model) if type(layer) is keras.layers.Conv2D]
+    return [layer for layer in checks.flat_layers(model) if type(layer) is keras.layers.Conv2D]
 
 
 def _identity_batch_norms(model):
     """Make every batch norm the identity in inference mode."""
     import keras
 
-    for layer in _flat_layers(model):
+    for layer in checks.flat_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             for weight, value in (
                 (layer.gamma, 1.0),
