@@ -2,6 +2,7 @@
 
 import math
 
+import check_helpers
 import hypothesis
 import numpy as np
 import pytest
@@ -136,26 +137,6 @@ def student_receptive_field(layers, mistake=None):
     return size - 1 if mistake == "adds k" else size
 
 
-def with_mistake(function, mistake):
-    """``function`` with one mistake switched on, under the student's name."""
-
-    def answer(*args, **kwargs):
-        return function(*args, mistake=mistake, **kwargs)
-
-    answer.__name__ = function.__name__
-    return answer
-
-
-def fails_with(check, answer, fragment):
-    """Assert that ``check(answer)`` fails with a message containing ``fragment``."""
-    with pytest.raises(CheckFailed) as error:
-        check(answer)
-    message = str(error.value)
-    assert fragment in message, message
-    assert "\n" not in message
-    return message
-
-
 def not_done(*args, **kwargs):
     """An unsolved assignment."""
     raise NotImplementedError("Exercise 1: write the body of conv_output_size().")
@@ -211,18 +192,22 @@ def test_output_size_accepts_variants(capsys):
 )
 def test_output_size_names_mistakes(mistake, fragment):
     """Each classic mistake fails the check and the hidden test with its own hint."""
-    answer = with_mistake(output_size, mistake)
-    fails_with(conv.check_conv_output_size, answer, fragment)
-    fails_with(conv.check_conv_output_size_hidden, answer, fragment)
+    answer = check_helpers.with_mistake(output_size, mistake)
+    check_helpers.fails_with(conv.check_conv_output_size, answer, fragment)
+    check_helpers.fails_with(conv.check_conv_output_size_hidden, answer, fragment)
 
 
 def test_output_size_bad_input():
     """Wrong types fail in one line; NotImplementedError passes through."""
-    fails_with(conv.check_conv_output_size, lambda *a, **k: "3", "should be an integer, got str")
-    fails_with(conv.check_conv_output_size, lambda *a, **k: None, "got NoneType")
-    fails_with(conv.check_conv_output_size, lambda *a, **k: [3], "got list")
-    fails_with(conv.check_conv_output_size, 3, "expected a function, got int")
-    fails_with(conv.check_conv_output_size, lambda n, k: n - k + 1, "raised TypeError")
+    check_helpers.fails_with(
+        conv.check_conv_output_size, lambda *a, **k: "3", "should be an integer, got str"
+    )
+    check_helpers.fails_with(conv.check_conv_output_size, lambda *a, **k: None, "got NoneType")
+    check_helpers.fails_with(conv.check_conv_output_size, lambda *a, **k: [3], "got list")
+    check_helpers.fails_with(conv.check_conv_output_size, 3, "expected a function, got int")
+    check_helpers.fails_with(
+        conv.check_conv_output_size, lambda n, k: n - k + 1, "raised TypeError"
+    )
     with pytest.raises(NotImplementedError, match="Exercise 1"):
         conv.check_conv_output_size(not_done)
 
@@ -290,16 +275,16 @@ def test_conv2d_accepts_variants():
 )
 def test_conv2d_names_mistakes(mistake, fragment):
     """Each classic conv2d mistake fails with its hint, in the check and the hidden test."""
-    answer = with_mistake(student_conv2d, mistake)
-    fails_with(conv.check_conv2d, answer, fragment)
-    fails_with(conv.check_conv2d_hidden, answer, fragment)
+    answer = check_helpers.with_mistake(student_conv2d, mistake)
+    check_helpers.fails_with(conv.check_conv2d, answer, fragment)
+    check_helpers.fails_with(conv.check_conv2d_hidden, answer, fragment)
 
 
 def test_conv2d_first_case_is_the_lecture_example():
     """The lecture's 3x3 * 2x2 example comes out as [[22, 21], [22, 20]]."""
     (x, kernel), _ = conv.CONV2D_CASES[0]
     np.testing.assert_array_equal(conv.keras_conv2d(x, kernel), conv.LECTURE_OUTPUT)
-    message = fails_with(
+    message = check_helpers.fails_with(
         conv.check_conv2d, lambda x, kernel, strides=1, padding="valid": np.zeros((2, 2)), "(0, 0)"
     )
     assert "expected 22, got 0" in message
@@ -307,19 +292,25 @@ def test_conv2d_first_case_is_the_lecture_example():
 
 def test_conv2d_bad_input():
     """Wrong shape, type or dtype fails in one line that says what was expected."""
-    fails_with(conv.check_conv2d, lambda x, k, strides=1, padding="valid": np.zeros(4), "2 dim")
-    fails_with(conv.check_conv2d, lambda x, k, strides=1, padding="valid": "no", "NumPy array")
-    fails_with(
+    check_helpers.fails_with(
+        conv.check_conv2d, lambda x, k, strides=1, padding="valid": np.zeros(4), "2 dim"
+    )
+    check_helpers.fails_with(
+        conv.check_conv2d, lambda x, k, strides=1, padding="valid": "no", "NumPy array"
+    )
+    check_helpers.fails_with(
         conv.check_conv2d,
         lambda x, k, strides=1, padding="valid": np.array([["a", "b"]]),
         "should hold numbers",
     )
-    fails_with(
+    check_helpers.fails_with(
         conv.check_conv2d,
         lambda x, k, strides=1, padding="valid": np.zeros((3, 3)),
         "expected shape (2, 2), got (3, 3)",
     )
-    fails_with(conv.check_conv2d, lambda x, k: reference.conv2d(x, k), "unexpected keyword")
+    check_helpers.fails_with(
+        conv.check_conv2d, lambda x, k: reference.conv2d(x, k), "unexpected keyword"
+    )
     with pytest.raises(NotImplementedError):
         conv.check_conv2d(not_done)
 
@@ -365,14 +356,16 @@ def test_conv_matrix_reproduces_lecture():
 )
 def test_conv_matrix_names_mistakes(mistake, fragment):
     """Each classic conv_matrix mistake fails with its hint."""
-    answer = with_mistake(student_conv_matrix, mistake)
-    fails_with(conv.check_conv_matrix, answer, fragment)
-    fails_with(conv.check_conv_matrix_hidden, answer, fragment)
+    answer = check_helpers.with_mistake(student_conv_matrix, mistake)
+    check_helpers.fails_with(conv.check_conv_matrix, answer, fragment)
+    check_helpers.fails_with(conv.check_conv_matrix_hidden, answer, fragment)
 
 
 def test_conv_matrix_bad_input():
     """A vector instead of a matrix fails in one line."""
-    fails_with(conv.check_conv_matrix, lambda k, s, strides=1: np.zeros(36), "2 dimensions")
+    check_helpers.fails_with(
+        conv.check_conv_matrix, lambda k, s, strides=1: np.zeros(36), "2 dimensions"
+    )
     with pytest.raises(NotImplementedError):
         conv.check_conv_matrix(not_done)
 
@@ -417,14 +410,18 @@ def test_receptive_field_table():
 )
 def test_receptive_field_names_mistakes(mistake, fragment):
     """Each classic receptive-field mistake fails with its hint."""
-    answer = with_mistake(student_receptive_field, mistake)
-    fails_with(conv.check_receptive_field, answer, fragment)
-    fails_with(conv.check_receptive_field_hidden, answer, fragment)
+    answer = check_helpers.with_mistake(student_receptive_field, mistake)
+    check_helpers.fails_with(conv.check_receptive_field, answer, fragment)
+    check_helpers.fails_with(conv.check_receptive_field_hidden, answer, fragment)
 
 
 def test_receptive_field_bad_input():
     """A list instead of a number fails in one line; NotImplementedError passes through."""
-    fails_with(conv.check_receptive_field, lambda layers: [3, 5], "should be an integer")
-    fails_with(conv.check_receptive_field, lambda layers: layers[0][0] / 2, "whole number")
+    check_helpers.fails_with(
+        conv.check_receptive_field, lambda layers: [3, 5], "should be an integer"
+    )
+    check_helpers.fails_with(
+        conv.check_receptive_field, lambda layers: layers[0][0] / 2, "whole number"
+    )
     with pytest.raises(NotImplementedError):
         conv.check_receptive_field(not_done)

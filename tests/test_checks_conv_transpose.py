@@ -1,5 +1,6 @@
 """The checks of topic 02 accept correct answers written differently and name classic mistakes."""
 
+import check_helpers
 import hypothesis
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import tensorflow as tf
 from hypothesis import strategies
 
 from course_utils import arith, reference
-from course_utils.checks import CheckFailed, conv_transpose
+from course_utils.checks import conv_transpose
 
 # --- student answers, right and wrong -----------------------------------------------------------
 
@@ -127,26 +128,6 @@ def student_bilinear_kernel(factor, mistake=None):
     return kernel
 
 
-def with_mistake(function, mistake):
-    """``function`` with one mistake switched on, under the student's name."""
-
-    def answer(*args, **kwargs):
-        return function(*args, mistake=mistake, **kwargs)
-
-    answer.__name__ = function.__name__
-    return answer
-
-
-def fails_with(check, answer, fragment):
-    """Assert that ``check(answer)`` fails with a one-line message containing ``fragment``."""
-    with pytest.raises(CheckFailed) as error:
-        check(answer)
-    message = str(error.value)
-    assert fragment in message, message
-    assert "\n" not in message
-    return message
-
-
 def not_done(*args, **kwargs):
     """An unsolved assignment."""
     raise NotImplementedError("Exercise 2: write the body of conv2d_transpose().")
@@ -197,9 +178,11 @@ def test_output_size_accepts_variants(capsys):
 )
 def test_output_size_names_mistakes(mistake, fragment):
     """Each classic mistake fails the check and the hidden test with its hint."""
-    answer = with_mistake(output_size, mistake)
-    fails_with(conv_transpose.check_conv_transpose_output_size, answer, fragment)
-    fails_with(conv_transpose.check_conv_transpose_output_size_hidden, answer, fragment)
+    answer = check_helpers.with_mistake(output_size, mistake)
+    check_helpers.fails_with(conv_transpose.check_conv_transpose_output_size, answer, fragment)
+    check_helpers.fails_with(
+        conv_transpose.check_conv_transpose_output_size_hidden, answer, fragment
+    )
 
 
 def test_output_size_matches_keras_layers():
@@ -215,9 +198,11 @@ def test_output_size_matches_keras_layers():
 def test_output_size_bad_input():
     """Wrong types fail in one line; NotImplementedError passes through."""
     check = conv_transpose.check_conv_transpose_output_size
-    fails_with(check, lambda *a, **k: (4, 4), "should be an integer, got tuple")
-    fails_with(check, lambda *a, **k: 4.5, "not a whole number")
-    fails_with(check, lambda n, k, strides=1, padding="valid": n * strides, "unexpected keyword")
+    check_helpers.fails_with(check, lambda *a, **k: (4, 4), "should be an integer, got tuple")
+    check_helpers.fails_with(check, lambda *a, **k: 4.5, "not a whole number")
+    check_helpers.fails_with(
+        check, lambda n, k, strides=1, padding="valid": n * strides, "unexpected keyword"
+    )
     with pytest.raises(NotImplementedError):
         check(not_done)
 
@@ -272,24 +257,30 @@ def test_scatter_add_lecture_examples():
 )
 def test_scatter_add_names_mistakes(mistake, fragment):
     """Each classic scatter-add mistake fails with its hint."""
-    answer = with_mistake(student_conv2d_transpose, mistake)
-    fails_with(conv_transpose.check_conv2d_transpose, answer, fragment)
-    fails_with(conv_transpose.check_conv2d_transpose_hidden, answer, fragment)
+    answer = check_helpers.with_mistake(student_conv2d_transpose, mistake)
+    check_helpers.fails_with(conv_transpose.check_conv2d_transpose, answer, fragment)
+    check_helpers.fails_with(conv_transpose.check_conv2d_transpose_hidden, answer, fragment)
 
 
 def test_scatter_add_bad_input():
     """Wrong shape or type fails in one line; crashes are one line; NotImplementedError passes."""
     check = conv_transpose.check_conv2d_transpose
-    fails_with(check, lambda x, kernel, strides=1: np.zeros((1, 3, 3, 1)), "2 dimensions")
-    fails_with(check, lambda x, kernel, strides=1: {"out": 1}, "NumPy array, got dict")
-    fails_with(check, lambda x, kernel, strides=1: np.zeros((2, 2)), "expected shape (3, 3)")
+    check_helpers.fails_with(
+        check, lambda x, kernel, strides=1: np.zeros((1, 3, 3, 1)), "2 dimensions"
+    )
+    check_helpers.fails_with(
+        check, lambda x, kernel, strides=1: {"out": 1}, "NumPy array, got dict"
+    )
+    check_helpers.fails_with(
+        check, lambda x, kernel, strides=1: np.zeros((2, 2)), "expected shape (3, 3)"
+    )
 
     def crashes(x, kernel, strides=1):
         output = np.zeros((len(x) * strides, len(x) * strides))
         output[:2, :2] += np.ones((3, 3))
         return output
 
-    fails_with(check, crashes, "raised ValueError")
+    check_helpers.fails_with(check, crashes, "raised ValueError")
     with pytest.raises(NotImplementedError):
         check(not_done)
 
@@ -329,15 +320,19 @@ def test_zero_insertion_accepts_variants():
 )
 def test_zero_insertion_names_mistakes(mistake, fragment):
     """Each classic zero-insertion mistake fails with its hint."""
-    answer = with_mistake(student_zero_insertion, mistake)
-    fails_with(conv_transpose.check_conv_transpose_by_zero_insertion, answer, fragment)
-    fails_with(conv_transpose.check_conv_transpose_by_zero_insertion_hidden, answer, fragment)
+    answer = check_helpers.with_mistake(student_zero_insertion, mistake)
+    check_helpers.fails_with(
+        conv_transpose.check_conv_transpose_by_zero_insertion, answer, fragment
+    )
+    check_helpers.fails_with(
+        conv_transpose.check_conv_transpose_by_zero_insertion_hidden, answer, fragment
+    )
 
 
 def test_zero_insertion_bad_input():
     """A wrong-rank result fails in one line; NotImplementedError passes through."""
     check = conv_transpose.check_conv_transpose_by_zero_insertion
-    fails_with(check, lambda x, kernel, strides=1: np.zeros(9), "2 dimensions")
+    check_helpers.fails_with(check, lambda x, kernel, strides=1: np.zeros(9), "2 dimensions")
     with pytest.raises(NotImplementedError):
         check(not_done)
 
@@ -415,16 +410,18 @@ def test_bilinear_interior_matches_resize_and_upsampling():
 )
 def test_bilinear_names_mistakes(mistake, fragment):
     """Each classic bilinear-kernel mistake fails with its hint."""
-    answer = with_mistake(student_bilinear_kernel, mistake)
-    fails_with(conv_transpose.check_bilinear_kernel, answer, fragment)
-    fails_with(conv_transpose.check_bilinear_kernel_hidden, answer, fragment)
+    answer = check_helpers.with_mistake(student_bilinear_kernel, mistake)
+    check_helpers.fails_with(conv_transpose.check_bilinear_kernel, answer, fragment)
+    check_helpers.fails_with(conv_transpose.check_bilinear_kernel_hidden, answer, fragment)
 
 
 def test_bilinear_bad_input():
     """Wrong shape or type fails in one line; NotImplementedError passes through."""
     check = conv_transpose.check_bilinear_kernel
-    fails_with(check, lambda factor: np.ones((3, 3)), "should have shape (4, 4)")
-    fails_with(check, lambda factor: "tent", "NumPy array, got str")
-    fails_with(check, lambda factor: np.ones((4, 4), dtype=object), "should hold numbers")
+    check_helpers.fails_with(check, lambda factor: np.ones((3, 3)), "should have shape (4, 4)")
+    check_helpers.fails_with(check, lambda factor: "tent", "NumPy array, got str")
+    check_helpers.fails_with(
+        check, lambda factor: np.ones((4, 4), dtype=object), "should hold numbers"
+    )
     with pytest.raises(NotImplementedError):
         check(not_done)
