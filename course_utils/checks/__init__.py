@@ -62,6 +62,24 @@ def call(exercise, function, *args, **kwargs):
         fail(exercise, f"{function.__name__}({arguments}) raised {type(error).__name__}: {error}")
 
 
+def call_symbolic(exercise, function, what, shape_hint, *arguments):
+    """Call a student's layer builder on symbolic Keras inputs; a crash becomes one line.
+
+    ``shape_hint`` is the advice given when the error is about shapes (the classic way these
+    builders go wrong); any other crash is reported as it is.
+    """
+    try:
+        return function(*arguments)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # any crash of student code becomes a hint
+        message = str(error).split("\n")[0]
+        lowered = message.lower()
+        if "shape" in lowered or "incompatible" in lowered or "concatenat" in lowered:
+            fail(exercise, f"{what} failed on shapes ({message}): {shape_hint}")
+        fail(exercise, f"{what} raised {type(error).__name__}: {message}")
+
+
 def _short(value):
     """A short description of an argument for error messages."""
     if isinstance(value, np.ndarray) or hasattr(value, "shape"):
