@@ -157,7 +157,7 @@ def bench_measures(mode):
     """Rows for ``course bench``: each pair's mean IoU and training time, and their ratios."""
     rows = []
     fcn = compare_fcn(mode)
-    for variant in ("32s", "8s"):
+    for variant in ("32s", "16s", "8s"):
         row = fcn[variant]
         rows += [
             (

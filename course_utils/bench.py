@@ -203,11 +203,25 @@ def _extra_measures(mode, grader_submissions=100):
                 f"{throughput['per_minute']:.1f}",
             )
         )
-    test_time = OUT / "make_test_seconds"
-    if test_time.exists():
-        minutes = int(test_time.read_text().strip()) / 60
-        measures.append(("make test, last run (minutes)", f"{minutes:.1f}"))
+    test_time = make_test_measure(OUT / "make_test_seconds")
+    if test_time:
+        measures.append(test_time)
     return measures
+
+
+def make_test_measure(timing_file):
+    """The row for make test's last run, from ``tools/timed.sh``'s "SECONDS STATUS" file."""
+    timing_file = pathlib.Path(timing_file)
+    if not timing_file.exists():
+        return None
+    fields = timing_file.read_text().split()
+    try:
+        minutes = int(fields[0]) / 60
+        status = int(fields[1]) if len(fields) > 1 else None  # older files hold seconds only
+    except (IndexError, ValueError):
+        return None  # an unreadable file is no figure; the bench still runs
+    outcome = {None: "outcome not recorded", 0: "passed"}.get(status, f"FAILED, exit {status}")
+    return ("make test, last run (minutes)", f"{minutes:.1f} ({outcome})")
 
 
 def add_cli(subparsers):

@@ -55,3 +55,25 @@ def test_markdown_table_lists_every_notebook():
     table = bench.markdown_table([record], extras=[("grader throughput", "40 / min")])
     assert "| notebooks/01_x.ipynb | default | 12 | 900 | acc 0.91 (≥ 0.9) | ok |" in table
     assert "| grader throughput | 40 / min |" in table
+
+
+@pytest.mark.parametrize(
+    ("content", "shown"),
+    [
+        ("360 0\n", "6.0 (passed)"),
+        ("90 2\n", "1.5 (FAILED, exit 2)"),
+        ("120\n", "2.0 (outcome not recorded)"),
+    ],
+)
+def test_make_test_time_says_whether_that_run_passed(tmp_path, content, shown):
+    timing = tmp_path / "make_test_seconds"
+    timing.write_text(content)
+    assert bench.make_test_measure(timing) == ("make test, last run (minutes)", shown)
+
+
+@pytest.mark.parametrize("content", ["", "garbage\n"])
+def test_an_unreadable_make_test_time_is_left_out(tmp_path, content):
+    timing = tmp_path / "make_test_seconds"
+    timing.write_text(content)
+    assert bench.make_test_measure(timing) is None
+    assert bench.make_test_measure(tmp_path / "absent") is None
