@@ -3,8 +3,10 @@
 Each notebook runs alone, in default mode, in a fresh process: wall time and the kernel's peak
 memory are measured around it, and the quality figures it reports through
 :func:`course_utils.results.report` are collected from ``COURSE_RESULTS_FILE``. Results go to
-``_build/bench/results.json`` and a Markdown table, ``_build/bench/results.md``. A notebook that
-misses a target it states fails the run, and the table says by how much.
+``_build/bench/results.json`` and a Markdown table, ``_build/bench/results.md`` (fast and full mode
+runs write ``results-fast.*`` and ``results-full.*``); a run over every notebook also refreshes
+``docs/benchmark.md``, one section per mode. A notebook that misses a target it states fails the
+run, and the table says by how much.
 """
 
 import json
@@ -150,8 +152,16 @@ def markdown_table(records, extras=()):
     return "\n".join(lines) + "\n"
 
 
+MODES = ("default", "fast", "full")  # the order of the published page's sections
+
+
+def results_name(mode):
+    """``results`` for default mode (what the README links to), ``results-fast`` and so on."""
+    return "results" if mode == "default" else f"results-{mode}"
+
+
 def run(only=None, mode="default", comparisons=True, out=OUT, grader_submissions=100):
-    """Benchmark the course; write results.json and results.md; return the missed targets."""
+    """Benchmark the course; write results[-MODE].json and .md; return the missed targets."""
     from course_utils import progress
 
     paths = [p for p in lecture_and_solution_notebooks() if not only or only in p.name]
@@ -167,26 +177,53 @@ def run(only=None, mode="default", comparisons=True, out=OUT, grader_submissions
     extras = _extra_measures(mode, grader_submissions) if comparisons else []
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(
-        json.dumps({"notebooks": records, "measures": extras}, indent=1) + "\n"
-    )
-    table = markdown_table(records, extras)
-    (out / "results.md").write_text(table)
+    stored = {"machine": _machine(), "notebooks": records, "measures": extras}
+    (out / f"{results_name(mode)}.json").write_text(json.dumps(stored, indent=1) + "\n")
+    (out / f"{results_name(mode)}.md").write_text(markdown_table(records, extras))
     if not only and out == OUT:
-        PUBLISHED.write_text(_published_page(table, mode))
+        publish(out)
     return missed_targets(records)
 
 
-def _published_page(table, mode):
-    """docs/benchmark.md: the table with a line on how it was made."""
+def _machine():
+    """Where and when the benchmark ran, for the published page."""
+    import datetime
     import platform
 
-    cores = os.cpu_count()
-    return (
-        "# Benchmark\n\n"
-        f"Made by `make bench` ({mode} mode) on {platform.machine()} with {cores} cores, each "
-        "notebook alone in a fresh kernel. Rerun it to refresh this page.\n\n" + table
-    )
+    return {
+        "cpu": platform.machine(),
+        "cores": os.cpu_count(),
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def publish(out=OUT, page=PUBLISHED):
+    """Write docs/benchmark.md: one section per mode whose results are in ``out``.
+
+    Returns the number of sections; with none, the page is left as it was.
+    """
+    sections = ["# Benchmark\n"]
+    for mode in MODES:
+        path = pathlib.Path(out) / f"{results_name(mode)}.json"
+        if not path.exists():
+            continue
+        stored = json.loads(path.read_text())
+        machine = stored.get("machine") or {}
+        where = (
+            f" on {machine['cpu']} with {machine['cores']} cores, {machine['date']}"
+            if machine
+            else ""
+        )
+        command = "make bench" if mode == "default" else f"course bench --mode {mode}"
+        sections.append(
+            f"## {mode.capitalize()} mode\n\n"
+            f"Made by `{command}`{where}; each notebook alone in a fresh kernel. "
+            "Rerun it to refresh this section.\n\n"
+            + markdown_table(stored["notebooks"], [tuple(row) for row in stored["measures"]])
+        )
+    if len(sections) > 1:
+        page.write_text("\n".join(sections))
+    return len(sections) - 1
 
 
 def _extra_measures(mode, grader_submissions=100):
@@ -228,7 +265,7 @@ def add_cli(subparsers):
     """Register ``course bench``."""
     parser = subparsers.add_parser("bench", help="time every notebook and collect its figures")
     parser.add_argument("--only", help="only notebooks whose name contains this")
-    parser.add_argument("--mode", default="default", choices=["fast", "default", "full"])
+    parser.add_argument("--mode", default="default", choices=MODES)
     parser.add_argument(
         "--no-comparisons",
         action="store_true",
@@ -240,18 +277,29 @@ def add_cli(subparsers):
         default=100,
         help="submissions the grader throughput benchmark grades (0: skip)",
     )
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="only rewrite docs/benchmark.md from the results already in _build/bench",
+    )
     parser.set_defaults(handler=_cli_bench)
 
 
 def _cli_bench(arguments):
     """``course bench``: run, write the tables, fail loudly on missed targets."""
+    if arguments.publish:
+        if not publish():
+            print(f"no benchmark results in {OUT}: run `make bench` first", file=sys.stderr)
+            return 1
+        print(f"wrote {PUBLISHED}")
+        return 0
     missed = run(
         arguments.only,
         arguments.mode,
         not arguments.no_comparisons,
         grader_submissions=arguments.grader_submissions,
     )
-    print(f"results: {OUT / 'results.md'}")
+    print(f"results: {OUT / results_name(arguments.mode)}.md")
     for line in missed:
         print(f"MISSED {line}")
     return 1 if missed else 0

@@ -77,3 +77,36 @@ def test_an_unreadable_make_test_time_is_left_out(tmp_path, content):
     timing.write_text(content)
     assert bench.make_test_measure(timing) is None
     assert bench.make_test_measure(tmp_path / "absent") is None
+
+
+def _store(out, name, notebook, seconds, measures=()):
+    record = {
+        "notebook": notebook,
+        "mode": "x",
+        "seconds": seconds,
+        "peak_memory_mb": 500,
+        "ok": True,
+        "error": None,
+        "figures": {},
+    }
+    machine = {"cpu": "x86_64", "cores": 2, "date": "2026-11-21"}
+    stored = {"machine": machine, "notebooks": [record], "measures": list(measures)}
+    (out / f"{name}.json").write_text(json.dumps(stored))
+
+
+def test_the_published_page_has_a_section_per_mode_default_first(tmp_path):
+    _store(tmp_path, "results-fast", "notebooks/01_fast.ipynb", 9, [("grader", "5.0")])
+    _store(tmp_path, "results", "notebooks/01_default.ipynb", 99)
+    page = tmp_path / "benchmark.md"
+    assert bench.publish(tmp_path, page) == 2
+    text = page.read_text()
+    assert text.index("## Default mode") < text.index("## Fast mode")
+    assert text.index("01_default.ipynb | x | 99") < text.index("01_fast.ipynb | x | 9")
+    assert "| grader | 5.0 |" in text and "2 cores, 2026-11-21" in text
+
+
+def test_publishing_without_results_leaves_the_page_alone(tmp_path):
+    page = tmp_path / "benchmark.md"
+    page.write_text("kept")
+    assert bench.publish(tmp_path / "empty", page) == 0
+    assert page.read_text() == "kept"
