@@ -160,13 +160,19 @@ def results_name(mode):
     return "results" if mode == "default" else f"results-{mode}"
 
 
-def run(only=None, mode="default", comparisons=True, out=OUT, grader_submissions=100):
-    """Benchmark the course; write results[-MODE].json and .md; return the missed targets."""
+def run(
+    only=None, mode="default", comparisons=True, out=OUT, grader_submissions=100, notebooks=True
+):
+    """Benchmark the course; write results[-MODE].json and .md; return the missed targets.
+
+    A partial run (``only``, or ``notebooks=False`` for the comparisons alone) updates the stored
+    results in place: the notebooks it ran replace their old records, the others are kept.
+    """
     from course_utils import progress
 
     paths = [p for p in lecture_and_solution_notebooks() if not only or only in p.name]
     records = []
-    for path in progress.bar(paths, description="notebooks"):
+    for path in progress.bar(paths if notebooks else [], description="notebooks"):
         record = run_notebook(path, mode)
         records.append(record)
         print(
@@ -174,15 +180,48 @@ def run(only=None, mode="default", comparisons=True, out=OUT, grader_submissions
             f"{record['peak_memory_mb']} MB, {'ok' if record['ok'] else 'FAILED'}",
             flush=True,
         )
-    extras = _extra_measures(mode, grader_submissions) if comparisons else []
+    extras = _extra_measures(mode, grader_submissions) if comparisons else None
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stored = {"machine": _machine(), "notebooks": records, "measures": extras}
-    (out / f"{results_name(mode)}.json").write_text(json.dumps(stored, indent=1) + "\n")
-    (out / f"{results_name(mode)}.md").write_text(markdown_table(records, extras))
-    if not only and out == OUT:
+    results_file = out / f"{results_name(mode)}.json"
+    stored = _read_stored(results_file, set_aside=True) or {"notebooks": [], "measures": []}
+    partial = bool(only) or not notebooks
+    records_now = _merge_records(stored["notebooks"], records) if partial else records
+    measures = extras if extras is not None else stored["measures"]
+    stored = {"machine": _machine(), "notebooks": records_now, "measures": measures}
+    results_file.write_text(json.dumps(stored, indent=1) + "\n")
+    (out / f"{results_name(mode)}.md").write_text(markdown_table(records_now, measures))
+    if out == OUT:
         publish(out)
     return missed_targets(records)
+
+
+def _read_stored(path, set_aside=False):
+    """Stored results, or None when absent or unreadable (set aside as ``*.corrupt``, not lost)."""
+    try:
+        stored = json.loads(path.read_text())
+        if isinstance(stored, dict) and {"notebooks", "measures"} <= stored.keys():
+            return stored
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        pass
+    if set_aside:
+        kept = path.with_name(path.name + ".corrupt")
+        path.replace(kept)
+        print(f"{path} was unreadable: kept as {kept.name}; starting a fresh table.")
+    else:
+        print(f"{path} is unreadable, left out: rerun `make bench` to remake it.")
+    return None
+
+
+def _merge_records(previous, new):
+    """The previous records with the new ones in their place, in course order."""
+    by_notebook = {record["notebook"]: record for record in previous}
+    by_notebook.update({record["notebook"]: record for record in new})
+    order = [f"{p.parent.name}/{p.name}" for p in lecture_and_solution_notebooks()]
+    position = {name: index for index, name in enumerate(order)}
+    return sorted(by_notebook.values(), key=lambda r: position.get(r["notebook"], len(order)))
 
 
 def _machine():
@@ -204,10 +243,9 @@ def publish(out=OUT, page=PUBLISHED):
     """
     sections = ["# Benchmark\n"]
     for mode in MODES:
-        path = pathlib.Path(out) / f"{results_name(mode)}.json"
-        if not path.exists():
+        stored = _read_stored(pathlib.Path(out) / f"{results_name(mode)}.json")
+        if stored is None:
             continue
-        stored = json.loads(path.read_text())
         machine = stored.get("machine") or {}
         where = (
             f" on {machine['cpu']} with {machine['cores']} cores, {machine['date']}"
@@ -264,7 +302,15 @@ def make_test_measure(timing_file):
 def add_cli(subparsers):
     """Register ``course bench``."""
     parser = subparsers.add_parser("bench", help="time every notebook and collect its figures")
-    parser.add_argument("--only", help="only notebooks whose name contains this")
+    parser.add_argument(
+        "--only",
+        help="only notebooks whose name contains this; the stored results keep the others",
+    )
+    parser.add_argument(
+        "--no-notebooks",
+        action="store_true",
+        help="run no notebook: only the comparisons and grader throughput",
+    )
     parser.add_argument("--mode", default="default", choices=MODES)
     parser.add_argument(
         "--no-comparisons",
@@ -298,6 +344,7 @@ def _cli_bench(arguments):
         arguments.mode,
         not arguments.no_comparisons,
         grader_submissions=arguments.grader_submissions,
+        notebooks=not arguments.no_notebooks,
     )
     print(f"results: {OUT / results_name(arguments.mode)}.md")
     for line in missed:

@@ -110,3 +110,32 @@ def test_publishing_without_results_leaves_the_page_alone(tmp_path):
     page.write_text("kept")
     assert bench.publish(tmp_path / "empty", page) == 0
     assert page.read_text() == "kept"
+
+
+def test_a_partial_run_replaces_only_the_notebooks_it_ran(tmp_path, monkeypatch):
+    fixtures = [FIXTURES / "reaches.ipynb", FIXTURES / "misses.ipynb"]
+    monkeypatch.setattr(bench, "lecture_and_solution_notebooks", lambda: fixtures)
+    old = {"ok": True, "error": None, "figures": {}, "mode": "default", "peak_memory_mb": 1}
+    stored = {
+        "notebooks": [
+            {**old, "notebook": "bench_fixtures/misses.ipynb", "seconds": 1.0},
+            {**old, "notebook": "bench_fixtures/reaches.ipynb", "seconds": 2.0},
+        ],
+        "measures": [["grader", "5.0"]],
+    }
+    (tmp_path / "results.json").write_text(json.dumps(stored))
+    bench.run(only="reaches", comparisons=False, out=tmp_path)
+    after = json.loads((tmp_path / "results.json").read_text())
+    names = [record["notebook"] for record in after["notebooks"]]
+    assert names == ["bench_fixtures/reaches.ipynb", "bench_fixtures/misses.ipynb"]  # course order
+    assert after["notebooks"][0]["figures"]["tiny_score"]["value"] == pytest.approx(0.9)
+    assert after["notebooks"][1]["seconds"] == 1.0  # not rerun: kept as it was
+    assert after["measures"] == [["grader", "5.0"]]  # no comparisons ran: the old ones stay
+
+
+def test_a_corrupt_results_file_is_set_aside_not_lost(tmp_path, capsys):
+    (tmp_path / "results.json").write_text("{ truncated")
+    assert bench.run(comparisons=False, notebooks=False, out=tmp_path) == []
+    assert (tmp_path / "results.json.corrupt").read_text() == "{ truncated"
+    assert json.loads((tmp_path / "results.json").read_text())["notebooks"] == []
+    assert "kept as results.json.corrupt" in capsys.readouterr().out
