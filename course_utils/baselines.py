@@ -8,9 +8,11 @@
   images and masks already share a size, so that step is a no-op here.
 * The TensorFlow segmentation tutorial's decoder: pix2pix ``upsample`` blocks (Conv2DTranspose
   stride 2, N(0, 0.02) kernels, batch norm, ReLU) concatenated with encoder features of strides
-  16, 8, 4, 2, on the same frozen backbone, trained with plain cross-entropy and Adam.
+  16, 8, 4, 2, trained with plain cross-entropy and Adam. The course's U-Net decoder
+  (:func:`build_course_decoder`, trained with notebooks/06's recipe) sits on the same frozen
+  backbone, so the pair differs only in decoder and training recipe.
 
-Both recipes train on the same scenes, split and number of epochs as the course's models.
+Each pair trains on the same scenes, split and number of epochs.
 """
 
 import time
@@ -18,6 +20,8 @@ import time
 from course_utils import backbone, config, data, segmentation, unet
 
 TUTORIAL_SKIPS = ("block1_pool", "block2_pool", "block3_pool", "block4_pool")
+# U-Net's skips: the features before each pooling, strides 1, 2, 4, 8 and 16.
+COURSE_SKIPS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 
 
 def fit_kerasio(model, inputs, masks, epochs, batch_size=32):
@@ -103,6 +107,7 @@ def compare_fcn(mode=None, epochs=None):
     """Course FCN vs the keras.io recipe, 32s/16s/8s heads on the same cached features."""
     mode = mode or config.mode()
     epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
+    config.seed_everything()  # the same seeds and deterministic ops as the notebooks
     train, test = _scenes(mode)
     frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
     train_features = segmentation.backbone_features(frozen, train.images)
@@ -125,24 +130,55 @@ def compare_fcn(mode=None, epochs=None):
     return rows
 
 
+def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 128, 128)):
+    """The course's U-Net decoder on the frozen backbone, for the like-for-like comparison.
+
+    As in :func:`unet.build_unet`: the skips are the features just before each pooling (strides
+    1 to 16), a trainable ``conv_pair`` bottleneck on the last pooling (stride 32), then one
+    ``decoder_level`` per skip (transposed convolution x2, concatenation, two convolutions).
+    """
+    import keras
+
+    if len(widths) != len(COURSE_SKIPS) + 1:
+        raise ValueError(f"give {len(COURSE_SKIPS) + 1} widths, one per skip and the bottleneck.")
+    encoder = keras.Model(
+        frozen_backbone.input,
+        [frozen_backbone.get_layer(n).output for n in (*COURSE_SKIPS, "block5_pool")],
+    )
+    encoder.trainable = False
+    inputs = keras.Input(shape=frozen_backbone.input_shape[1:])
+    *skips, x = encoder(inputs)
+    x = unet.conv_pair(x, widths[-1], name="bottleneck")
+    for level in reversed(range(len(skips))):
+        x = unet.decoder_level(x, skips[level], widths[level], name=f"up{level + 1}")
+    outputs = keras.layers.Conv2D(num_classes, 1, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name="course_decoder")
+
+
+def fit_course_unet(model, scenes, epochs, batch_size=32):
+    """notebooks/06's recipe: cross-entropy plus soft Dice, Adam on a cosine schedule from 5e-3."""
+    loss = unet.combined_loss(scenes.masks, data.NUM_SCENE_CLASSES)
+    schedule = unet.cosine_schedule(0.005, epochs, len(scenes.masks), batch_size)
+    _, seconds = segmentation.fit_segmenter(
+        model, scenes, epochs=epochs, batch_size=batch_size, learning_rate=schedule, loss=loss
+    )
+    return seconds
+
+
 def compare_unet(mode=None, epochs=None):
-    """Course U-Net vs the tutorial's pix2pix decoder on the frozen backbone."""
+    """The course's U-Net decoder vs the tutorial's pix2pix decoder, on one frozen backbone."""
     mode = mode or config.mode()
     epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
+    config.seed_everything()
     train, test = _scenes(mode)
-    course = unet.build_unet(data.NUM_SCENE_CLASSES, train.images.shape[1:])
-    _, course_seconds = unet.fit_augmented(course, train.images, train.masks, epochs)
     frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
+    course = build_course_decoder(data.NUM_SCENE_CLASSES, frozen)
+    course_seconds = fit_course_unet(course, train, epochs)
     public = build_tutorial_decoder(data.NUM_SCENE_CLASSES, frozen)
     public_seconds = fit_tutorial(public, train.images, train.masks, epochs)
-    evaluate = segmentation.evaluate
     return {
-        "course_mean_iou": evaluate(course, test.images, test.masks, data.NUM_SCENE_CLASSES)[
-            "mean_iou"
-        ],
-        "tutorial_mean_iou": evaluate(public, test.images, test.masks, data.NUM_SCENE_CLASSES)[
-            "mean_iou"
-        ],
+        "course_mean_iou": _mean_iou(course, test.images, test.masks),
+        "tutorial_mean_iou": _mean_iou(public, test.images, test.masks),
         "course_seconds": course_seconds,
         "tutorial_seconds": public_seconds,
     }
@@ -181,12 +217,12 @@ def bench_measures(mode):
     pair = compare_unet(mode)
     rows += [
         (
-            "U-Net mean IoU, course / TF tutorial decoder",
+            "U-Net decoder on the frozen backbone, mean IoU, course / TF tutorial",
             f"{pair['course_mean_iou']:.3f} / {pair['tutorial_mean_iou']:.3f} "
             f"(ratio {_ratio(pair['course_mean_iou'], pair['tutorial_mean_iou'])})",
         ),
         (
-            "U-Net training s, course / TF tutorial decoder",
+            "U-Net decoder on the frozen backbone, training s, course / TF tutorial",
             f"{pair['course_seconds']:.0f} / {pair['tutorial_seconds']:.0f} "
             f"(ratio {_ratio(pair['course_seconds'], pair['tutorial_seconds'])})",
         ),

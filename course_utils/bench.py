@@ -166,7 +166,8 @@ def run(
     """Benchmark the course; write results[-MODE].json and .md; return the missed targets.
 
     A partial run (``only``, or ``notebooks=False`` for the comparisons alone) updates the stored
-    results in place: the notebooks it ran replace their old records, the others are kept.
+    results in place: the notebooks it ran replace their old records, the others are kept. Measures
+    (comparisons, grader, make test) replace the rows of the same name; the others are kept.
     """
     from course_utils import progress
 
@@ -187,7 +188,7 @@ def run(
     stored = _read_stored(results_file, set_aside=True) or {"notebooks": [], "measures": []}
     partial = bool(only) or not notebooks
     records_now = _merge_records(stored["notebooks"], records) if partial else records
-    measures = extras if extras is not None else stored["measures"]
+    measures = _merge_measures(stored["measures"], extras or [])
     stored = {"machine": _machine(), "notebooks": records_now, "measures": measures}
     results_file.write_text(json.dumps(stored, indent=1) + "\n")
     (out / f"{results_name(mode)}.md").write_text(markdown_table(records_now, measures))
@@ -213,6 +214,12 @@ def _read_stored(path, set_aside=False):
     else:
         print(f"{path} is unreadable, left out: rerun `make bench` to remake it.")
     return None
+
+
+def _merge_measures(previous, new):
+    """The new ``(name, value)`` rows, then the previous rows no new row replaces."""
+    names = {name for name, _ in new}
+    return [tuple(row) for row in new] + [tuple(r) for r in previous if r[0] not in names]
 
 
 def _merge_records(previous, new):

@@ -133,6 +133,12 @@ def test_a_partial_run_replaces_only_the_notebooks_it_ran(tmp_path, monkeypatch)
     assert after["measures"] == [["grader", "5.0"]]  # no comparisons ran: the old ones stay
 
 
+def test_new_measures_replace_the_rows_of_the_same_name_only():
+    previous = [["fcn ratio", "1.5"], ["grader", "5.0"]]
+    merged = bench._merge_measures(previous, [("fcn ratio", "2.0"), ("u-net ratio", "1.1")])
+    assert merged == [("fcn ratio", "2.0"), ("u-net ratio", "1.1"), ("grader", "5.0")]
+
+
 def test_a_corrupt_results_file_is_set_aside_not_lost(tmp_path, capsys):
     (tmp_path / "results.json").write_text("{ truncated")
     assert bench.run(comparisons=False, notebooks=False, out=tmp_path) == []
