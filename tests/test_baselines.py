@@ -53,7 +53,7 @@ def test_every_comparison_row_of_the_benchmark_is_produced_in_fast_mode():
         assert f"FCN-{variant} mean IoU, course / keras.io recipe" in rows
         assert f"FCN-{variant} training s, course / keras.io recipe" in rows
     pairs = [value for name, value in rows.items() if "ratio" in value]
-    assert len(pairs) == 8  # mean IoU and time for FCN-32s/16s/8s and the U-Net
+    assert len(pairs) == 10  # mean IoU and time: FCN-32s/16s/8s and two U-Net pairs
     for value in pairs:
         course, public = (float(part) for part in value.split(" (")[0].split(" / "))
         assert course >= 0 and public >= 0
