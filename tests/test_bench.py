@@ -145,3 +145,16 @@ def test_a_corrupt_results_file_is_set_aside_not_lost(tmp_path, capsys):
     assert (tmp_path / "results.json.corrupt").read_text() == "{ truncated"
     assert json.loads((tmp_path / "results.json").read_text())["notebooks"] == []
     assert "kept as results.json.corrupt" in capsys.readouterr().out
+
+
+def test_the_page_shows_the_latest_make_test_time_under_default_mode_only(tmp_path):
+    stale = ("make test, last run (minutes)", "9.0 (passed)")
+    _store(tmp_path, "results", "notebooks/01_default.ipynb", 99, [stale, ("grader", "5.0")])
+    _store(tmp_path, "results-fast", "notebooks/01_fast.ipynb", 9)
+    (tmp_path / "make_test_seconds").write_text("300 0\n")
+    page = tmp_path / "benchmark.md"
+    bench.publish(tmp_path, page)
+    text = page.read_text()
+    assert "| make test, last run (minutes) | 5.0 (passed) |" in text
+    assert "9.0" not in text and text.count("make test") == 1
+    assert text.index("make test") < text.index("## Fast mode")
