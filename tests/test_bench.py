@@ -158,3 +158,15 @@ def test_the_page_shows_the_latest_make_test_time_under_default_mode_only(tmp_pa
     assert "| make test, last run (minutes) | 5.0 (passed) |" in text
     assert "9.0" not in text and text.count("make test") == 1
     assert text.index("make test") < text.index("## Fast mode")
+
+
+def test_fast_mode_misses_are_not_failures_but_a_failed_notebook_is():
+    missed = {"value": 0.1, "at_least": 0.5, "missed_by": 0.4}
+    record = {"notebook": "notebooks/x.ipynb", "ok": True, "error": None}
+    reached_nothing = {**record, "figures": {"score": missed}}
+    crashed = {**record, "notebook": "notebooks/y.ipynb", "ok": False, "error": "ValueError: boom"}
+    crashed["figures"] = {}
+    assert bench.missed_targets([reached_nothing, crashed], enforce=False) == [
+        "notebooks/y.ipynb: failed: ValueError: boom"
+    ]
+    assert len(bench.missed_targets([reached_nothing, crashed])) == 2
