@@ -150,7 +150,7 @@ def test_a_corrupt_results_file_is_set_aside_not_lost(tmp_path, capsys):
 def test_the_page_shows_the_latest_make_test_time_under_default_mode_only(tmp_path):
     stale = ("make test, last run (minutes)", "9.0 (passed)")
     _store(tmp_path, "results", "notebooks/01_default.ipynb", 99, [stale, ("grader", "5.0")])
-    _store(tmp_path, "results-fast", "notebooks/01_fast.ipynb", 9)
+    _store(tmp_path, "results-fast", "notebooks/01_fast.ipynb", 9, [stale])
     (tmp_path / "make_test_seconds").write_text("300 0\n")
     page = tmp_path / "benchmark.md"
     bench.publish(tmp_path, page)
