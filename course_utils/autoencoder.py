@@ -10,6 +10,28 @@
 import numpy as np
 
 
+def strided_encoder(x, filters):
+    """One 3x3 stride-2 ReLU ``Conv2D`` per width in ``filters``: each halves the size."""
+    import keras
+
+    for index, width in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(
+            width, 3, strides=2, padding="same", activation="relu", name=f"encoder_conv{index}"
+        )(x)
+    return x
+
+
+def strided_decoder(x, filters):
+    """The mirror of :func:`strided_encoder`: stride-2 ``Conv2DTranspose``, widths reversed."""
+    import keras
+
+    for index, width in enumerate(reversed(filters), start=1):
+        x = keras.layers.Conv2DTranspose(
+            width, 3, strides=2, padding="same", activation="relu", name=f"decoder_up{index}"
+        )(x)
+    return x
+
+
 def build_autoencoder(input_shape=(28, 28, 1), filters=(32, 64), latent_channels=8):
     """Strided-conv encoder down to ``latent_channels`` maps at 1/4 size, transposed-conv decoder.
 
@@ -26,17 +48,9 @@ def build_autoencoder(input_shape=(28, 28, 1), filters=(32, 64), latent_channels
             f"pad or crop the images."
         )
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    for index, width_ in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(
-            width_, 3, strides=2, padding="same", activation="relu", name=f"encoder_conv{index}"
-        )(x)
+    x = strided_encoder(inputs, filters)
     code = keras.layers.Conv2D(latent_channels, 1, name="encoder_code")(x)
-    x = code
-    for index, width_ in enumerate(reversed(filters), start=1):
-        x = keras.layers.Conv2DTranspose(
-            width_, 3, strides=2, padding="same", activation="relu", name=f"decoder_up{index}"
-        )(x)
+    x = strided_decoder(code, filters)
     outputs = keras.layers.Conv2D(
         channels, 3, padding="same", activation="sigmoid", name="decoder_output"
     )(x)
@@ -59,15 +73,7 @@ def build_pixel_classifier(input_shape=(64, 64, 1), num_classes=11, filters=(32,
     import keras
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    for index, width in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(
-            width, 3, strides=2, padding="same", activation="relu", name=f"encoder_conv{index}"
-        )(x)
-    for index, width in enumerate(reversed(filters), start=1):
-        x = keras.layers.Conv2DTranspose(
-            width, 3, strides=2, padding="same", activation="relu", name=f"decoder_up{index}"
-        )(x)
+    x = strided_decoder(strided_encoder(inputs, filters), filters)
     scores = keras.layers.Conv2D(num_classes, 1, name="decoder_scores")(x)
     outputs = keras.layers.Softmax(name="probabilities")(scores)
     return keras.Model(inputs, outputs, name="pixel_classifier")

@@ -66,10 +66,7 @@ def build_tutorial_decoder(num_classes, frozen_backbone, widths=(128, 64, 32, 16
     """
     import keras
 
-    names = (*TUTORIAL_SKIPS, "block5_pool")
-    encoder = keras.Model(
-        frozen_backbone.input, [frozen_backbone.get_layer(n).output for n in names]
-    )
+    encoder = backbone.feature_extractor(frozen_backbone, (*TUTORIAL_SKIPS, "block5_pool"))
     encoder.trainable = False
     inputs = keras.Input(shape=frozen_backbone.input_shape[1:])
     *skips, x = encoder(inputs)
@@ -143,10 +140,7 @@ def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 12
 
     if len(widths) != len(COURSE_SKIPS) + 1:
         raise ValueError(f"give {len(COURSE_SKIPS) + 1} widths, one per skip and the bottleneck.")
-    encoder = keras.Model(
-        frozen_backbone.input,
-        [frozen_backbone.get_layer(n).output for n in (*COURSE_SKIPS, "block5_pool")],
-    )
+    encoder = backbone.feature_extractor(frozen_backbone, (*COURSE_SKIPS, "block5_pool"))
     encoder.trainable = False
     inputs = keras.Input(shape=frozen_backbone.input_shape[1:])
     *skips, x = encoder(inputs)

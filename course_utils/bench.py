@@ -56,7 +56,7 @@ def run_notebook(path, mode="default", timeout=1800):
     report = json.loads(finished.stdout.strip().splitlines()[-1]) if finished.stdout.strip() else {}
     error = report.get("error") or (finished.stderr.strip().splitlines() or [""])[-1]
     return {
-        "notebook": f"{path.parent.name}/{path.name}",
+        "notebook": notebook_name(path),
         "mode": mode,
         "seconds": round(seconds, 1),
         "peak_memory_mb": report.get("peak_memory_mb"),
@@ -64,6 +64,11 @@ def run_notebook(path, mode="default", timeout=1800):
         "error": None if finished.returncode == 0 else error,
         "figures": figures,
     }
+
+
+def notebook_name(path):
+    """How the results name a notebook: its folder and file, e.g. ``notebooks/04_fcn_vgg.ipynb``."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def _read_figures(results_file):
@@ -233,7 +238,7 @@ def _merge_records(previous, new):
     """The previous records with the new ones in their place, in course order."""
     by_notebook = {record["notebook"]: record for record in previous}
     by_notebook.update({record["notebook"]: record for record in new})
-    order = [f"{p.parent.name}/{p.name}" for p in lecture_and_solution_notebooks()]
+    order = [notebook_name(path) for path in lecture_and_solution_notebooks()]
     position = {name: index for index, name in enumerate(order)}
     return sorted(by_notebook.values(), key=lambda r: position.get(r["notebook"], len(order)))
 
@@ -267,7 +272,7 @@ def publish(out=OUT, page=PUBLISHED):
             else ""
         )
         command = "make bench" if mode == "default" else f"course bench --mode {mode}"
-        measures = _merge_measures(stored["measures"], [])
+        measures = [tuple(row) for row in stored["measures"]]
         if mode == "default":  # make test is one figure for the course, shown once
             measures = _with_make_test(measures, out)
         else:
