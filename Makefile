@@ -10,7 +10,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Test workers: one per core by default; `make test WORKERS=1` to run serially.
 WORKERS ?= auto
 
-.PHONY: lab test test-steps lint format tidy assignments slides grade bench system-packages clean
+.PHONY: lab test test-steps lint format tidy assignments lectures slides grade bench system-packages clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -34,7 +34,8 @@ test-steps:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/course build-assignments --check
-	COURSE_FAST=1 $(BIN)/pytest -n $(WORKERS) --dist loadfile --nbval-lax \
+	$(BIN)/course export-lectures --check
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile --nbval-lax \
 	  --nbval-cell-timeout=600 tests notebooks solutions
 
 lint: $(STAMP)
@@ -45,12 +46,16 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(BIN)/course tidy
+	$(BIN)/course export-lectures
 
 tidy: $(STAMP)
 	$(BIN)/course tidy
 
 assignments: $(STAMP)
 	$(BIN)/course build-assignments
+
+lectures: $(STAMP)
+	$(BIN)/course export-lectures
 
 slides: $(STAMP) system-packages
 	$(BIN)/course slides

@@ -8,7 +8,7 @@
    mode;
 2. else the course's own VGG16-layout backbone, a quarter of VGG16's width (16-32-64-128-128
    channels instead of 64-128-256-512-512, about 1M parameters), pretrained on the offline digits
-   by ``tools/train_backbone.py`` and shipped in ``course_utils/assets/``.
+   by ``course_tools/train_backbone.py`` and shipped in ``course_utils/assets/``.
 
 Both have Keras' VGG16 layer names (``block1_conv1`` ... ``block5_pool``), so
 ``model.get_layer("block3_pool")`` is maxp3 (stride 8) and ``"block4_pool"`` is maxp4 (stride 16).
@@ -153,7 +153,7 @@ def _load_course_backbone(input_shape, path=COURSE_WEIGHTS):
     if not pathlib.Path(path).is_file():
         raise FileNotFoundError(
             f"the course backbone weights {path} are missing: reinstall course_utils, or run "
-            f"'python tools/train_backbone.py' to make them (a few minutes of CPU)."
+            f"'python -m course_tools.train_backbone' to make them (a few minutes of CPU)."
         )
     info = course_weights_info(path)
     with np.load(path) as stored:

@@ -15,6 +15,7 @@ import random
 import sys
 
 MODES = ("fast", "default", "full")
+MODE_VARIABLES = ("COURSE_FAST", "COURSE_SCALE")
 DEFAULT_SEED = 0
 
 
@@ -28,6 +29,23 @@ def mode():
     if scale in MODES:
         return scale
     raise ValueError(f"COURSE_SCALE={scale!r} is not a mode: set it to one of {', '.join(MODES)}.")
+
+
+def environment(mode, base=None):
+    """A copy of ``base`` (default: this process's environment) in which ``mode()`` is ``mode``.
+
+    The one place that turns a mode back into environment variables: every tool that starts a
+    notebook or a kernel in a given mode (tests, benchmark, slides, grader) asks here.
+    """
+    if mode not in MODES:
+        raise ValueError(f"{mode!r} is not a mode: use one of {', '.join(MODES)}.")
+    source = os.environ if base is None else base
+    variables = {key: value for key, value in source.items() if key not in MODE_VARIABLES}
+    if mode == "fast":
+        variables["COURSE_FAST"] = "1"
+    elif mode == "full":
+        variables["COURSE_SCALE"] = "full"
+    return variables
 
 
 def is_fast():

@@ -7,7 +7,7 @@ Box conventions used throughout:
 * Continuous coordinates by default: pixel ``i`` covers ``[i, i + 1)``, so a box's width is
   ``x_max - x_min``. With ``inclusive=True`` the coordinates are integer pixel indices and the box
   covers pixels ``x_min .. x_max`` inclusive, so its width is ``x_max - x_min + 1`` (the PASCAL VOC
-  convention, and that of :func:`course_utils.data.make_digit_scenes`).
+  convention, and that of :func:`course_utils.digit_scenes.make_digit_scenes`).
   :func:`inclusive_to_continuous` converts one into the other.
 
 The YOLO tensor has, per grid cell, ``boxes_per_cell`` slots of ``(x, y, w, h, confidence)``

@@ -284,3 +284,61 @@ def confusion_image(confusion, class_names=None, ax=None, title="confusion matri
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=10)
     return ax
+
+
+def show_scenes(scenes, count=8, columns=4, size=2.2):
+    """Scenes with their masks coloured in and their boxes drawn, labelled with the digit."""
+    count = min(count, len(scenes.images))
+    pairs = zip(scenes.images[:count], scenes.masks[:count])
+    figure = show_images(
+        [overlay_mask(image, mask) for image, mask in pairs], columns=columns, size=size
+    )
+    for ax, boxes in zip(figure.axes, scenes.boxes[:count]):
+        draw_boxes(ax, boxes[:, 1:], labels=boxes[:, 0])
+    return figure
+
+
+def show_class_balance(fractions, class_names):
+    """Bar chart of the share of pixels in each mask class (``fractions``), background first."""
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(0.55 * len(class_names) + 1.5, 2.8))
+    positions = np.arange(len(class_names))
+    colours = mask_to_rgb(positions, num_classes=len(class_names))
+    ax.bar(positions, 100 * fractions, color=colours, edgecolor="0.3")
+    for position, fraction in zip(positions, fractions):
+        ax.text(
+            position, 100 * fraction, f"{100 * fraction:.1f}", ha="center", va="bottom", fontsize=7
+        )
+    ax.set_xticks(positions, class_names, fontsize=8, rotation=45)
+    ax.set_ylabel("% of pixels")
+    ax.set_title(f"background is {100 * fractions[0]:.1f}% of all pixels", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def draw_model(model, direction="TB", nested=True, dpi=72, show_shapes=True):
+    """A diagram of a Keras model drawn from the model itself (``keras.utils.plot_model``).
+
+    Layers are boxes with their output shapes; ``direction`` is graphviz's rank direction
+    ("TB" top to bottom, "LR" left to right); ``nested`` opens sub-models. Returns an image that
+    Jupyter shows (needs pydot and graphviz's ``dot``, which ``make`` installs).
+    """
+    import tempfile
+
+    import keras
+    from IPython import display
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/model.png"
+        keras.utils.plot_model(
+            model,
+            to_file=path,
+            show_shapes=show_shapes,
+            show_layer_names=True,
+            rankdir=direction,
+            expand_nested=nested,
+            dpi=dpi,
+        )
+        with open(path, "rb") as handle:
+            return display.Image(data=handle.read(), format="png")

@@ -447,7 +447,7 @@ def _inputs_and_masks(train):
     if isinstance(train, tuple | list) and len(train) == 2:
         return train
     raise ValueError(
-        "pass the training data as data.Scenes (with .images and .masks) or as a pair "
+        "pass the training data as digit_scenes.Scenes (with .images and .masks) or as a pair "
         "(inputs, masks)."
     )
 
@@ -467,7 +467,7 @@ def fit_segmenter(
 ):
     """The course's recipe: Adam, class-weighted cross-entropy, shuffled mini-batches.
 
-    ``train_scenes`` (and ``validation``) are ``data.Scenes`` or ``(inputs, masks)`` pairs;
+    ``train_scenes`` (and ``validation``) are ``digit_scenes.Scenes`` or ``(inputs, masks)`` pairs;
     inputs may be cached features for a head. ``weights``: ``"sqrt"`` (square-root inverse
     frequency, :func:`class_weights`), ``None`` (plain cross-entropy) or one weight per class.
     ``loss`` overrides the loss altogether. Returns ``(history, seconds)``.

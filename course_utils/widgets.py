@@ -15,7 +15,7 @@ import numpy as np
 from IPython import display
 from matplotlib import patches
 
-from course_utils import arith, plots, reference
+from course_utils import arith, numpy_conv, plots
 
 CONV_DEFAULTS = {"input_size": 7, "kernel_size": 3, "strides": 2, "padding": "same", "dilation": 1}
 TRANSPOSE_DEFAULTS = {
@@ -38,7 +38,7 @@ _FIRST, _SECOND = "tab:red", "tab:blue"
 def conv_case(input_size, kernel_size, strides, padding, dilation):
     """Input, dilated kernel, padding ``(top, bottom, left, right)`` and output of a Conv2D."""
     x = _DIGITS[:input_size, :input_size].astype(float)
-    kernel = reference.dilate_kernel(np.ones((kernel_size, kernel_size)), dilation)
+    kernel = numpy_conv.dilate_kernel(np.ones((kernel_size, kernel_size)), dilation)
     span = kernel.shape[0]
     before, after = (
         arith.same_padding_amounts(input_size, kernel_size, strides, dilation)
@@ -73,7 +73,7 @@ def transpose_case(input_size, kernel_size, strides, padding, output_padding):
     size = arith.conv_transpose_output_size(
         input_size, kernel_size, strides, padding, output_padding
     )
-    spread = reference.insert_zeros(x, strides)
+    spread = numpy_conv.insert_zeros(x, strides)
     # The transposed convolution crops what the forward convolution padded: what remains of
     # the full k - 1 border is the padding of the equivalent direct convolution.
     cropped = (

@@ -2,10 +2,11 @@
 # Install the Debian packages the course uses offline, when we can (root with apt) and must.
 #   dataset-fashion-mnist: Fashion-MNIST without a download (course_utils.data).
 #   chromium: the browser that tests the slide decks.
+#   graphviz: draws the lectures' network diagrams (keras.utils.plot_model through pydot).
 #   npm: installs reveal.js and MathJax for the decks, when no npm is on the machine.
 # Without root or apt, say what is missing and go on: loaders fall back to downloading.
 set -u
-packages=(dataset-fashion-mnist chromium)
+packages=(dataset-fashion-mnist chromium graphviz)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

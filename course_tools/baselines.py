@@ -1,0 +1,242 @@
+"""Public recipes rebuilt on the course's data, so ``course bench`` can set them side by side.
+
+* The keras.io example "Image Segmentation using Composable Fully-Convolutional Networks"
+  (2023), as :func:`segmentation.build_copied_recipe_heads` rebuilds it (shared ReLU'd maxp5
+  score, a new softmax 1x1 after each fusion, fixed bilinear ``UpSampling2D``), trained as the
+  example does: 32s, then 16s, then 8s, each scored right after its own training, with AdamW and
+  plain cross-entropy. Its masks are resized bilinearly with the images; on the course's scenes
+  images and masks already share a size, so that step is a no-op here.
+* The TensorFlow segmentation tutorial's decoder: pix2pix ``upsample`` blocks (Conv2DTranspose
+  stride 2, N(0, 0.02) kernels, batch norm, ReLU) concatenated with encoder features of strides
+  16, 8, 4, 2, trained with plain cross-entropy and Adam. It is set against the U-Net as
+  notebooks/06 trains it (end to end, no pretrained encoder), and against the course's decoder
+  (:func:`build_course_decoder`, notebooks/06's recipe) on the same frozen backbone, the
+  like-for-like swap.
+
+Each pair trains on the same scenes, split and number of epochs.
+"""
+
+import time
+
+from course_utils import backbone, config, digit_scenes, segmentation, unet
+
+TUTORIAL_SKIPS = ("block1_pool", "block2_pool", "block3_pool", "block4_pool")
+# U-Net's skips: the features before each pooling, strides 1, 2, 4, 8 and 16.
+NOTEBOOK_WIDTHS = (8, 16, 32, 64, 128)  # notebooks/06's WIDTHS, bottleneck last
+COURSE_SKIPS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
+
+
+def fit_kerasio(model, inputs, masks, epochs, batch_size=32):
+    """keras.io's training: AdamW(1e-3, weight decay 1e-4), unweighted cross-entropy."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+    )
+    started = time.perf_counter()
+    model.fit(inputs, masks, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    return time.perf_counter() - started
+
+
+def pix2pix_upsample(filters, size=3):
+    """The tutorial's decoder block: transposed convolution x2, batch norm, ReLU."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.layers.Conv2DTranspose(
+                filters,
+                size,
+                strides=2,
+                padding="same",
+                kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+                use_bias=False,
+            ),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+        ]
+    )
+
+
+def build_tutorial_decoder(num_classes, frozen_backbone, widths=(128, 64, 32, 16)):
+    """The tutorial's U-Net-like model: frozen encoder, pix2pix decoder, logits out.
+
+    Widths are the tutorial's 512-256-128-64 scaled by the course backbone's quarter width.
+    """
+    import keras
+
+    encoder = backbone.feature_extractor(frozen_backbone, (*TUTORIAL_SKIPS, "block5_pool"))
+    encoder.trainable = False
+    inputs = keras.Input(shape=frozen_backbone.input_shape[1:])
+    *skips, x = encoder(inputs)
+    for filters, skip in zip(widths, reversed(skips)):
+        x = pix2pix_upsample(filters)(x)
+        x = keras.layers.Concatenate()([x, skip])
+    logits = keras.layers.Conv2DTranspose(num_classes, 3, strides=2, padding="same")(x)
+    return keras.Model(inputs, logits, name="tutorial_decoder")
+
+
+def fit_tutorial(model, images, masks, epochs, batch_size=32):
+    """The tutorial's training: Adam, cross-entropy on logits."""
+    import keras
+
+    model.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    started = time.perf_counter()
+    model.fit(images, masks, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    return time.perf_counter() - started
+
+
+def _scenes(mode):
+    """The train and test scenes of the comparison (the FCN and U-Net topics' default sizes)."""
+    count = {"fast": 256, "default": 4000, "full": 4000}[mode]
+    train = digit_scenes.make_digit_scenes(count, split="train")
+    test = digit_scenes.make_digit_scenes(max(count // 4, 64), split="test")
+    return train, test
+
+
+def _mean_iou(model, inputs, masks):
+    """Mean IoU of a model on the test scenes."""
+    return segmentation.evaluate(model, inputs, masks, digit_scenes.NUM_SCENE_CLASSES)["mean_iou"]
+
+
+def compare_fcn(mode=None, epochs=None):
+    """Course FCN vs the keras.io recipe, 32s/16s/8s heads on the same cached features."""
+    mode = mode or config.mode()
+    epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
+    config.seed_everything()  # the same seeds and deterministic ops as the notebooks
+    train, test = _scenes(mode)
+    frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
+    train_features = segmentation.backbone_features(frozen, train.images)
+    test_features = segmentation.backbone_features(frozen, test.images)
+    shapes = [feature.shape[1:] for feature in train_features]
+    rows = {}
+    copied = segmentation.build_copied_recipe_heads(digit_scenes.NUM_SCENE_CLASSES, shapes)
+    for variant in ("32s", "16s", "8s"):  # the example's order: its heads share layers
+        course = segmentation.build_fcn_head(digit_scenes.NUM_SCENE_CLASSES, variant, shapes)
+        _, course_seconds = segmentation.fit_segmenter(
+            course, (train_features, train.masks), epochs
+        )
+        public_seconds = fit_kerasio(copied[variant], train_features, train.masks, epochs)
+        rows[variant] = {
+            "course_mean_iou": _mean_iou(course, test_features, test.masks),
+            "kerasio_mean_iou": _mean_iou(copied[variant], test_features, test.masks),
+            "course_seconds": course_seconds,
+            "kerasio_seconds": public_seconds,
+        }
+    return rows
+
+
+def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 128, 128)):
+    """The course's U-Net decoder on the frozen backbone, for the like-for-like comparison.
+
+    As in :func:`unet.build_unet`: the skips are the features just before each pooling (strides
+    1 to 16), a trainable ``conv_pair`` bottleneck on the last pooling (stride 32), then one
+    ``decoder_level`` per skip (transposed convolution x2, concatenation, two convolutions).
+    """
+    import keras
+
+    if len(widths) != len(COURSE_SKIPS) + 1:
+        raise ValueError(f"give {len(COURSE_SKIPS) + 1} widths, one per skip and the bottleneck.")
+    encoder = backbone.feature_extractor(frozen_backbone, (*COURSE_SKIPS, "block5_pool"))
+    encoder.trainable = False
+    inputs = keras.Input(shape=frozen_backbone.input_shape[1:])
+    *skips, x = encoder(inputs)
+    x = unet.conv_pair(x, widths[-1], name="bottleneck")
+    for level in reversed(range(len(skips))):
+        x = unet.decoder_level(x, skips[level], widths[level], name=f"up{level + 1}")
+    outputs = keras.layers.Conv2D(num_classes, 1, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name="course_decoder")
+
+
+def fit_course_unet(model, scenes, epochs, batch_size=32):
+    """notebooks/06's recipe: cross-entropy plus soft Dice, Adam on a cosine schedule from 5e-3."""
+    loss = unet.combined_loss(scenes.masks, digit_scenes.NUM_SCENE_CLASSES)
+    schedule = unet.cosine_schedule(0.005, epochs, len(scenes.masks), batch_size)
+    _, seconds = segmentation.fit_segmenter(
+        model, scenes, epochs=epochs, batch_size=batch_size, learning_rate=schedule, loss=loss
+    )
+    return seconds
+
+
+def compare_unet(mode=None, epochs=None):
+    """The TF tutorial's decoder on the frozen backbone against two course models.
+
+    ``scratch``: the U-Net as notebooks/06 teaches it (its widths, trained end to end with its
+    recipe); ``decoder``: the course's decoder on the tutorial's frozen backbone, the like-for-like
+    swap. Returns ``{model: {"mean_iou", "seconds"}}`` for ``scratch``, ``decoder``, ``tutorial``.
+    """
+    mode = mode or config.mode()
+    epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
+    config.seed_everything()
+    train, test = _scenes(mode)
+    frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
+    models = {
+        "scratch": unet.build_unet(
+            digit_scenes.NUM_SCENE_CLASSES, train.images.shape[1:], widths=NOTEBOOK_WIDTHS
+        ),
+        "decoder": build_course_decoder(digit_scenes.NUM_SCENE_CLASSES, frozen),
+        "tutorial": build_tutorial_decoder(digit_scenes.NUM_SCENE_CLASSES, frozen),
+    }
+    rows = {}
+    for name, model in models.items():
+        if name == "tutorial":
+            seconds = fit_tutorial(model, train.images, train.masks, epochs)
+        else:
+            seconds = fit_course_unet(model, train, epochs)
+        rows[name] = {"mean_iou": _mean_iou(model, test.images, test.masks), "seconds": seconds}
+    return rows
+
+
+def _ratio(numerator, denominator):
+    """A ratio printed for a table, safe when the denominator is zero."""
+    return f"{numerator / denominator:.2f}" if denominator else "n/a"
+
+
+def bench_measures(mode):
+    """Rows for ``course bench``: each pair's mean IoU and training time, and their ratios."""
+    rows = []
+    fcn = compare_fcn(mode)
+    for variant in ("32s", "16s", "8s"):
+        row = fcn[variant]
+        rows += [
+            (
+                f"FCN-{variant} mean IoU, course / keras.io recipe",
+                f"{row['course_mean_iou']:.3f} / {row['kerasio_mean_iou']:.3f} "
+                f"(ratio {_ratio(row['course_mean_iou'], row['kerasio_mean_iou'])})",
+            ),
+            (
+                f"FCN-{variant} training s, course / keras.io recipe",
+                f"{row['course_seconds']:.0f} / {row['kerasio_seconds']:.0f} "
+                f"(ratio {_ratio(row['course_seconds'], row['kerasio_seconds'])})",
+            ),
+        ]
+    rows.append(
+        (
+            "FCN-8s minus FCN-32s mean IoU, course / keras.io recipe",
+            f"{fcn['8s']['course_mean_iou'] - fcn['32s']['course_mean_iou']:+.3f} / "
+            f"{fcn['8s']['kerasio_mean_iou'] - fcn['32s']['kerasio_mean_iou']:+.3f}",
+        )
+    )
+    unets = compare_unet(mode)
+    tutorial = unets["tutorial"]
+    for name, label in (
+        ("scratch", "U-Net as notebook 06 trains it"),
+        ("decoder", "U-Net decoder on the same frozen backbone"),
+    ):
+        course = unets[name]
+        rows += [
+            (
+                f"{label}, mean IoU, course / TF tutorial decoder",
+                f"{course['mean_iou']:.3f} / {tutorial['mean_iou']:.3f} "
+                f"(ratio {_ratio(course['mean_iou'], tutorial['mean_iou'])})",
+            ),
+            (
+                f"{label}, training s, course / TF tutorial decoder",
+                f"{course['seconds']:.0f} / {tutorial['seconds']:.0f} "
+                f"(ratio {_ratio(course['seconds'], tutorial['seconds'])})",
+            ),
+        ]
+    return rows

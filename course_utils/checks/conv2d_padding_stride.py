@@ -1,0 +1,463 @@
+"""Checks of solutions/01_conv2d_padding_stride.ipynb: output sizes, conv2d, W, receptive fields.
+
+Answers come from independent sources (``keras.ops.conv``, the Keras shape rules in
+:mod:`course_utils.arith`, the lecture's worked examples); a wrong answer is compared with the
+classic mistakes of its exercise and the one that reproduces it is named. Each exercise's
+public and hidden checks are made by :func:`course_utils.checks.exercise` from one case function
+and two lists of case keys.
+"""
+
+import math
+
+import numpy as np
+
+from course_utils import arith, checks, numpy_conv
+from course_utils.checks import tables
+
+# Exercise numbers in solutions/01_conv2d_padding_stride.ipynb.
+EXERCISES = {"conv_output_size": 1, "conv2d": 2, "conv_matrix": 3, "receptive_field": 4}
+
+# The lecture's worked example (shared/seeds/001): 3x3 input, 2x2 kernel, its 4x9 matrix.
+LECTURE_INPUT = np.array([[1, 2, 3], [6, 5, 3], [1, 4, 1]])
+LECTURE_KERNEL = np.array([[1, 2], [2, 1]])
+LECTURE_OUTPUT = np.array([[22, 21], [22, 20]])
+LECTURE_MATRIX = np.array(
+    [
+        [1, 2, 0, 2, 1, 0, 0, 0, 0],
+        [0, 1, 2, 0, 2, 1, 0, 0, 0],
+        [0, 0, 0, 1, 2, 0, 2, 1, 0],
+        [0, 0, 0, 0, 1, 2, 0, 2, 1],
+    ]
+)
+# The 3x3 kernel on a 4x4 input whose transposed matrix shared/seeds/004 writes out (16x4).
+SEED_KERNEL = np.array([[1, 4, 1], [1, 4, 3], [3, 3, 1]])
+
+# The context module of Yu & Koltun (shared/seeds/003): (kernel, stride, dilation) per layer and
+# the receptive field after each layer.
+CONTEXT_MODULE = [(3, 1, 1), (3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8), (3, 1, 16), (3, 1, 1)]
+CONTEXT_FIELDS = [3, 5, 9, 17, 33, 65, 67]
+
+
+def _random_integers(shape, seed, low=-3, high=4):
+    """A deterministic small-integer array, so answers are exact in float32 and float64."""
+    return np.random.default_rng(seed).integers(low, high, size=shape).astype(np.float64)
+
+
+# --- exercise 1: output size ---------------------------------------------------------------------
+
+
+def _size_same_is_n(n, k, strides=1, padding="valid", dilation=1):
+    """Mistake: 'same' keeps the input size whatever the stride."""
+    return n if padding == "same" else arith.conv_output_size(n, k, strides, padding, dilation)
+
+
+def _size_same_floor(n, k, strides=1, padding="valid", dilation=1):
+    """Mistake: floor(n / s) for 'same'."""
+    if padding == "same":
+        return n // strides
+    return arith.conv_output_size(n, k, strides, padding, dilation)
+
+
+def _size_same_symmetric(n, k, strides=1, padding="valid", dilation=1):
+    """Mistake: 'same' as k // 2 zeros on each side, then the valid formula."""
+    if padding == "same":
+        span = arith.effective_kernel_size(k, dilation)
+        return (n + 2 * (span // 2) - span) // strides + 1
+    return arith.conv_output_size(n, k, strides, padding, dilation)
+
+
+def _size_valid(formula):
+    """A mistake in the 'valid' branch only."""
+
+    def size(n, k, strides=1, padding="valid", dilation=1):
+        if padding == "same":
+            return arith.conv_output_size(n, k, strides, padding, dilation)
+        return formula(n, arith.effective_kernel_size(k, dilation), strides, k, dilation)
+
+    return size
+
+
+SIZE_MISTAKES = {
+    "with padding='same' the output has ceil(n / s) pixels, not n: the stride still skips "
+    "positions.": _size_same_is_n,
+    "with padding='same' round up, ceil(n / s), not down: TensorFlow pads so that a partial "
+    "last step still gets an output.": _size_same_floor,
+    "padding='same' adds only the zeros it needs (k - 1 in total at stride 1), not k // 2 on "
+    "each side: for an even kernel that is one too many.": _size_same_symmetric,
+    "with padding='valid' the size is floor((n - k) / s) + 1; n / s is what 'same' gives.": (
+        _size_valid(lambda n, span, s, k, d: math.ceil(n / s))
+    ),
+    "with padding='valid' round the number of steps down: floor((n - k) / s) + 1, "
+    "not ceil.": _size_valid(lambda n, span, s, k, d: math.ceil((n - span) / s) + 1),
+    "with padding='valid' count the first window too: floor((n - k) / s) + 1, the + 1 is "
+    "missing.": _size_valid(lambda n, span, s, k, d: (n - span) // s),
+    "the stride is ignored: each step moves s pixels, floor((n - k) / s) + 1.": _size_valid(
+        lambda n, span, s, k, d: n - span + 1
+    ),
+    "the stride divides the steps, not the + 1: floor((n - k) / s) + 1, "
+    "not (n - k + 1) / s.": _size_valid(lambda n, span, s, k, d: (n - span + 1) // s),
+    "dilation is ignored: a kernel of size k with dilation d spans k + (k - 1)(d - 1) "
+    "pixels.": _size_valid(lambda n, span, s, k, d: (n - k) // s + 1),
+    "a dilated kernel spans k + (k - 1)(d - 1) pixels, not k * d (no gap after the last "
+    "tap).": _size_valid(lambda n, span, s, k, d: (n - k * d) // s + 1),
+}
+
+SIZE_CASES = [
+    ((5, 3), {}),
+    ((7, 3), {"strides": 2}),
+    ((8, 3), {"strides": 2}),
+    ((6, 2), {"strides": 3}),
+    ((32, 5), {"strides": 1}),
+    ((5, 3), {"padding": "same"}),
+    ((6, 4), {"padding": "same"}),
+    ((7, 3), {"strides": 2, "padding": "same"}),
+    ((8, 3), {"strides": 3, "padding": "same"}),
+    ((9, 3), {"dilation": 2}),
+    ((16, 3), {"strides": 2, "dilation": 3}),
+    ((10, 3), {"strides": 2, "padding": "same", "dilation": 2}),
+]
+
+
+def _size_cases_hidden():
+    """Many more cases, from a fixed random stream, kernels never wider than the input."""
+    rng = np.random.default_rng(101)
+    # Even kernels with 'same', strides that divide n and kernels as wide as the input first.
+    cases = [
+        ((12, 4), {"padding": "same"}),
+        ((9, 2), {"strides": 3, "padding": "same"}),
+        ((10, 4), {"strides": 2, "padding": "same", "dilation": 3}),
+        ((11, 11), {}),
+        ((13, 4), {"strides": 3}),
+        ((20, 3), {"strides": 4, "dilation": 4}),
+    ]
+    while len(cases) < 60:
+        n, k, s, d = (int(v) for v in (rng.integers(1, 40), *rng.integers(1, 8, size=3)))
+        padding = ("valid", "same")[int(rng.integers(2))]
+        if arith.effective_kernel_size(k, d) <= n:
+            cases.append(((n, k), {"strides": s, "padding": padding, "dilation": d}))
+    return cases
+
+
+check_conv_output_size, check_conv_output_size_hidden = checks.exercise(
+    EXERCISES["conv_output_size"],
+    "conv_output_size",
+    case=checks.literal_case,
+    public=SIZE_CASES,
+    hidden=_size_cases_hidden(),
+    judge=tables.scalars("conv_output_size", arith.conv_output_size, SIZE_MISTAKES),
+    passed="conv_output_size follows Keras' Conv2D size rules on {count} cases.",
+    hidden_passed="conv_output_size follows Keras' rules on {count} hidden cases.",
+)
+
+
+# --- exercise 2: conv2d in NumPy -----------------------------------------------------------------
+
+
+def keras_conv2d(x, kernel, strides=1, padding="valid"):
+    """Single-channel cross-correlation by ``keras.ops.conv``: the independent answer."""
+    import keras
+
+    output = keras.ops.conv(
+        np.asarray(x, np.float32)[None, :, :, None],
+        np.asarray(kernel, np.float32)[:, :, None, None],
+        strides=strides,
+        padding=padding,
+    )
+    return np.asarray(keras.ops.convert_to_numpy(output), np.float64)[0, :, :, 0]
+
+
+def _pad(x, rows, cols):
+    """Zero-pad a 2-D array by ``(before, after)`` rows and columns."""
+    return np.pad(np.asarray(x, np.float64), (rows, cols))
+
+
+def _same_amounts(x, kernel, strides):
+    """TensorFlow's 'same' padding ``((top, bottom), (left, right))``."""
+    return [arith.same_padding_amounts(n, k, strides) for n, k in zip(np.shape(x), kernel.shape)]
+
+
+def correlate(padded, kernel, strides, counts=None):
+    """Slide ``kernel`` over an already padded array; ``counts`` overrides the number of steps."""
+    kernel = np.asarray(kernel, np.float64)
+    if counts is None:
+        counts = [(n - k) // strides + 1 for n, k in zip(padded.shape, kernel.shape)]
+    output = np.zeros([max(c, 0) for c in counts])
+    for i in range(output.shape[0]):
+        for j in range(output.shape[1]):
+            top, left = i * strides, j * strides
+            window = padded[top : top + kernel.shape[0], left : left + kernel.shape[1]]
+            if window.shape == kernel.shape:
+                output[i, j] = np.sum(window * kernel)
+    return output
+
+
+def _conv2d_mistakes(x, kernel, strides=1, padding="valid"):
+    """The classic wrong answers of conv2d for one case, lazily computed."""
+    x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    amounts = _same_amounts(x, kernel, strides)
+    swapped = [(after, before) for before, after in amounts]
+    half = [(k // 2, k // 2) for k in kernel.shape]
+    short = [((k - 1) // 2, (k - 1) // 2) for k in kernel.shape]
+    used = amounts if padding == "same" else [(0, 0), (0, 0)]
+    padded = _pad(x, *used)
+    mistakes = {
+        "the kernel is flipped: that is convolution in the textbook sense, but Conv2D "
+        "slides the kernel as it is (cross-correlation).": lambda: numpy_conv.conv2d(
+            x, kernel[::-1, ::-1], strides, padding
+        ),
+        "the kernel is transposed: kernel[a, b] multiplies x[i + a, j + b], a along rows "
+        "and b along columns.": lambda: numpy_conv.conv2d(x, kernel.T, strides, padding),
+        "the stride is ignored: output pixel (i, j) starts its window at (i * s, j * s).": (
+            lambda: numpy_conv.conv2d(x, kernel, 1, padding)
+        ),
+        "the last window is missing: windows start at 0, s, 2s, ... up to and including "
+        "n - k (range(0, n - k + 1, s)).": lambda: correlate(
+            padded,
+            kernel,
+            strides,
+            [len(range(0, n - k, strides)) for n, k in zip(padded.shape, kernel.shape)],
+        ),
+    }
+    if padding == "same":
+        mistakes.update(
+            {
+                "the padding is split the wrong way: when the number of zeros is odd, "
+                "TensorFlow puts the extra zero after (bottom/right), not before.": lambda: (
+                    correlate(_pad(x, *swapped), kernel, strides)
+                ),
+                "the padding was computed for stride 1 and the result subsampled: with "
+                "stride s, 'same' pads max((ceil(n / s) - 1) * s + k - n, 0) zeros in "
+                "total.": lambda: numpy_conv.conv2d(x, kernel, 1, "same")[::strides, ::strides],
+                "'same' is not (k - 1) // 2 zeros on each side: it pads "
+                "max((ceil(n / s) - 1) * s + k - n, 0) zeros in total, and when that is odd (an "
+                "even kernel at stride 1) the extra zero goes after (bottom/right).": lambda: (
+                    correlate(_pad(x, *short), kernel, strides)
+                ),
+                "'same' padding is not k // 2 zeros on each side: it adds "
+                "max((ceil(n / s) - 1) * s + k - n, 0) zeros in total, half before and the "
+                "rest after.": lambda: correlate(_pad(x, *half), kernel, strides),
+                "no padding was added: padding='same' surrounds the input with zeros so the "
+                "output keeps ceil(n / s) pixels.": lambda: numpy_conv.conv2d(
+                    x, kernel, strides, "valid"
+                ),
+            }
+        )
+    else:
+        mistakes[
+            "padding='valid' means no padding at all: only windows that fit inside the input count."
+        ] = lambda: numpy_conv.conv2d(x, kernel, strides, "same")
+    return mistakes
+
+
+def conv2d_case(key):
+    """One conv2d case: the lecture's worked example, or ``(shape, kernel_shape, seed, kwargs)``
+    with deterministic small-integer data."""
+    if key == "lecture":
+        return checks.Case((LECTURE_INPUT.astype(float), LECTURE_KERNEL.astype(float)), {}, key)
+    shape, kernel_shape, seed, kwargs = key
+    x = _random_integers(shape, seed, 0, 6)
+    kernel = _random_integers(kernel_shape, seed + 1)
+    return checks.Case((x, kernel), dict(kwargs), key)
+
+
+CONV2D_KEYS = [
+    "lecture",
+    ((5, 6), (3, 2), 1, {}),
+    ((7, 6), (3, 3), 2, {"strides": 2}),
+    ((5, 5), (3, 3), 3, {"padding": "same"}),
+    ((5, 6), (4, 2), 4, {"padding": "same"}),
+    ((6, 6), (3, 3), 5, {"strides": 2, "padding": "same"}),
+    ((9, 10), (5, 5), 6, {"strides": 3, "padding": "same"}),
+]
+
+
+def _conv2d_keys_hidden():
+    """Random shapes, strides and paddings, non-square kernels included."""
+    rng = np.random.default_rng(202)
+    keys = []
+    for index in range(24):
+        kernel_shape = tuple(int(v) for v in rng.integers(1, 6, size=2))
+        shape = tuple(int(k + rng.integers(0, 7)) for k in kernel_shape)
+        kwargs = {"strides": int(rng.integers(1, 4)), "padding": ("valid", "same")[index % 2]}
+        keys.append((shape, kernel_shape, 1000 + 2 * index, kwargs))
+    return keys
+
+
+check_conv2d, check_conv2d_hidden = checks.exercise(
+    EXERCISES["conv2d"],
+    "conv2d",
+    case=conv2d_case,
+    public=CONV2D_KEYS,
+    hidden=_conv2d_keys_hidden(),
+    judge=tables.arrays("conv2d", keras_conv2d, _conv2d_mistakes),
+    passed="conv2d matches keras.ops.conv on {count} cases.",
+    hidden_passed="conv2d matches keras.ops.conv on {count} hidden cases.",
+)
+
+
+# --- exercise 3: the convolution matrix ----------------------------------------------------------
+
+
+def _column_major(matrix, input_shape, output_shape):
+    """The same matrix with input and output pixels numbered column by column."""
+    inputs = np.arange(np.prod(input_shape)).reshape(input_shape).ravel(order="F")
+    outputs = np.arange(np.prod(output_shape)).reshape(output_shape).ravel(order="F")
+    return matrix[outputs][:, inputs]
+
+
+def _conv_matrix_mistakes(kernel, input_shape, strides=1):
+    """The classic wrong matrices for one case."""
+    kernel = np.asarray(kernel, np.float64)
+    matrix = numpy_conv.conv_matrix(kernel, input_shape, strides)
+    output_shape = [
+        arith.conv_output_size(n, k, strides) for n, k in zip(input_shape, kernel.shape)
+    ]
+    return {
+        "this is W transposed: W has one row per output pixel and one column per input "
+        "pixel.": matrix.T,
+        "the kernel is flipped: row (i, j) holds kernel[a, b] at input pixel "
+        "(i * s + a, j * s + b), unflipped, as Conv2D cross-correlates.": (
+            lambda: numpy_conv.conv_matrix(kernel[::-1, ::-1], input_shape, strides)
+        ),
+        "pixels are numbered column by column: number them row by row, as x.ravel() does "
+        "(pixel (r, c) of an image of width w is r * w + c).": (
+            lambda: _column_major(matrix, input_shape, output_shape)
+        ),
+        "the stride is ignored: output pixel (i, j) sees the window starting at "
+        "(i * s, j * s).": lambda: numpy_conv.conv_matrix(kernel, input_shape, 1),
+    }
+
+
+def _conv_matrix_expected(kernel, input_shape, strides=1):
+    """W from the reference, after checking it against Keras on a random input (belt and braces)."""
+    matrix = numpy_conv.conv_matrix(kernel, input_shape, strides)
+    x = _random_integers(input_shape, 7)
+    assert np.allclose(matrix @ x.ravel(), keras_conv2d(x, kernel, strides).ravel())
+    return matrix
+
+
+def conv_matrix_case(key):
+    """One conv_matrix case: a named lecture kernel, or ``(kernel_shape, seed)``, on an input
+    shape, with keyword arguments."""
+    kernel, input_shape, kwargs = key
+    if kernel == "lecture":
+        kernel = LECTURE_KERNEL.astype(float)
+    elif kernel == "seed":
+        kernel = SEED_KERNEL.astype(float)
+    else:
+        kernel = _random_integers(*kernel)
+    return checks.Case((kernel, tuple(input_shape)), dict(kwargs), key)
+
+
+CONV_MATRIX_KEYS = [
+    ("lecture", (3, 3), {}),
+    ("seed", (4, 4), {}),
+    (((2, 3), 11), (4, 5), {}),
+    (((3, 3), 12), (5, 5), {"strides": 2}),
+    (((2, 2), 13), (5, 4), {"strides": 3}),
+]
+
+
+def _conv_matrix_keys_hidden():
+    """Random non-square kernels and inputs, strides 1 to 3."""
+    rng = np.random.default_rng(303)
+    keys = []
+    for index in range(10):
+        kernel_shape = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        input_shape = tuple(int(k + rng.integers(0, 4)) for k in kernel_shape)
+        keys.append(
+            ((kernel_shape, 3000 + index), input_shape, {"strides": int(rng.integers(1, 4))})
+        )
+    return keys
+
+
+check_conv_matrix, check_conv_matrix_hidden = checks.exercise(
+    EXERCISES["conv_matrix"],
+    "conv_matrix",
+    case=conv_matrix_case,
+    public=CONV_MATRIX_KEYS,
+    hidden=_conv_matrix_keys_hidden(),
+    judge=tables.arrays("conv_matrix", _conv_matrix_expected, _conv_matrix_mistakes),
+    passed="conv_matrix gives W @ x == Conv2D(x) on {count} cases.",
+    hidden_passed="conv_matrix is right on {count} hidden cases.",
+)
+
+
+# --- exercise 4: receptive field of a stack ------------------------------------------------------
+
+
+def _field(step):
+    """A receptive-field rule given by how one layer updates ``(size, jump)``."""
+
+    def field(layers):
+        size, jump = 1, 1
+        for kernel_size, strides, dilation in layers:
+            size, jump = step(size, jump, kernel_size, strides, dilation)
+        return size
+
+    return field
+
+
+FIELD_MISTAKES = {
+    "strides are ignored: after a stride-s layer, each further tap is s input pixels apart, "
+    "so later layers add (k_eff - 1) times the product of the earlier strides.": _field(
+        lambda r, j, k, s, d: (r + arith.effective_kernel_size(k, d) - 1, 1)
+    ),
+    "dilation is ignored: a dilated 3x3 kernel with dilation d spans 2d + 1 pixels.": _field(
+        lambda r, j, k, s, d: (r + (k - 1) * j, j * s)
+    ),
+    "a dilated kernel spans k + (k - 1)(d - 1) pixels, not k * d.": _field(
+        lambda r, j, k, s, d: (r + (k * d - 1) * j, j * s)
+    ),
+    "a layer's own stride does not widen its own window: multiply by the strides of the "
+    "layers before it only.": _field(
+        lambda r, j, k, s, d: (r + (arith.effective_kernel_size(k, d) - 1) * j * s, j * s)
+    ),
+    "each layer adds k_eff - 1 pixels (times the jump), not k_eff: two 3x3 layers see "
+    "5x5, not 6x6.": lambda layers: (
+        _field(lambda r, j, k, s, d: (r + arith.effective_kernel_size(k, d) * j, j * s))(layers) - 1
+    ),
+    "receptive fields add up, they do not multiply: two 3x3 layers see 5x5, not 9x9.": _field(
+        lambda r, j, k, s, d: (r * arith.effective_kernel_size(k, d), j * s)
+    ),
+}
+
+
+def _as_layers(layers):
+    """Lists of lists (not tuples) to pass, so a student's code must not rely on tuples."""
+    return [list(layer) for layer in layers]
+
+
+FIELD_CASES = [((_as_layers(CONTEXT_MODULE[:depth]),), {}) for depth in range(1, 8)] + [
+    ((_as_layers(CONTEXT_MODULE + [(1, 1, 1)]),), {}),
+    (([[3, 1, 1], [3, 1, 1], [2, 2, 1], [3, 1, 1], [3, 1, 1], [2, 2, 1]],), {}),
+    (([[7, 2, 1], [3, 2, 1], [3, 1, 1]],), {}),
+    (([[3, 2, 1], [3, 1, 2], [3, 2, 3]],), {}),
+]
+
+
+def _field_cases_hidden():
+    """Random stacks of 1 to 6 layers."""
+    rng = np.random.default_rng(404)
+    cases = []
+    for _ in range(30):
+        depth = int(rng.integers(1, 7))
+        layers = [
+            [int(rng.integers(1, 8)), int(rng.integers(1, 4)), int(rng.integers(1, 5))]
+            for _ in range(depth)
+        ]
+        cases.append(((layers,), {}))
+    return cases
+
+
+check_receptive_field, check_receptive_field_hidden = checks.exercise(
+    EXERCISES["receptive_field"],
+    "receptive_field",
+    case=checks.literal_case,
+    public=FIELD_CASES,
+    hidden=_field_cases_hidden(),
+    judge=tables.scalars("receptive_field", arith.receptive_field, FIELD_MISTAKES),
+    passed=f"receptive_field reproduces the context-module table (3 ... 67) and "
+    f"{len(FIELD_CASES) - 8} more stacks.",
+    hidden_passed="receptive_field is right on {count} hidden stacks.",
+)

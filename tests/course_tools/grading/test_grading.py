@@ -1,0 +1,246 @@
+"""The grader: answers by id from raw JSON, the screen, assembly, references, gradebook, CLI.
+
+End to end: the self-test's solution scores full marks and its assignment zero (every topic in
+solutions/ is graded the same way in test_grading_solutions.py).
+"""
+
+import json
+import pathlib
+import shutil
+
+import nbformat
+import pytest
+from grading_fixtures import helpers
+
+from course_tools import cli, notebooks
+from course_tools.grading import gradebook, reference, submission
+
+MANIFEST = {"exercises": {"1": {}, "2": {}}, "modules": {"np": "numpy"}}
+
+
+def _read(tmp_path, document):
+    """Read a raw submission document with the self-test's exercises."""
+    path = tmp_path / "student.ipynb"
+    path.write_text(json.dumps(document))
+    return submission.read(path, MANIFEST)
+
+
+def _document(cells):
+    """A minimal notebook document around raw cells."""
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _answer(number, source, cell_id=None):
+    """A raw answer cell."""
+    return {
+        "cell_type": "code",
+        "id": cell_id or f"ex{number}-answer",
+        "metadata": {"course": {"role": "answer", "exercise": number}},
+        "source": source,
+        "outputs": [],
+        "execution_count": None,
+    }
+
+
+def test_answers_are_taken_by_id_from_raw_json(tmp_path):
+    """Sources by id; a list of lines is joined; nbformat would have renamed the duplicate."""
+    document = _document([_answer(1, ["x = 1\n", "y = 2\n"]), _answer(2, "a"), _answer(2, "b")])
+    found = _read(tmp_path, document)
+    assert found.answers == {1: "x = 1\ny = 2\n", 2: None}
+    assert any("ex2-answer appears 2 times" in flag for flag in found.flags)
+    with pytest.warns(nbformat.warnings.DuplicateCellId):
+        repaired = nbformat.reads(json.dumps(document), as_version=4)
+    assert len({cell.id for cell in repaired.cells}) == 3  # what reading with nbformat hides
+
+
+def test_missing_and_malformed_answer_cells(tmp_path):
+    """Missing, markdown or non-text answers score zero and are flagged."""
+    markdown = {**_answer(2, "text"), "cell_type": "markdown"}
+    found = _read(tmp_path, _document([markdown, _answer(3, {"not": "text"})]))
+    assert found.answers == {1: None, 2: None}
+    assert any("ex1-answer missing" in flag for flag in found.flags)
+    assert any("ex2-answer is not a code cell" in flag for flag in found.flags)
+
+
+@pytest.mark.parametrize(
+    ("source", "flag"),
+    [
+        ("get_ipython().events.register('pre_run_cell', print)", "get_ipython"),
+        ("import sys\nsys.modules['numpy'] = None", "sys.modules"),
+        ("import builtins\nbuiltins.print = len", "imports builtins"),
+        ("__builtins__.print = len", "builtins"),
+        ("x = __import__('os')", "__import__"),
+        ("f = open('/work/solutions/01.ipynb')", "open() of a path outside"),
+        ("import os\nos.environ['X'] = '1'", "os.environ"),
+        ("import ctypes", "imports ctypes"),
+        ("import signal", "imports signal"),
+        ("import gc\ngc.get_objects()", "imports gc"),
+        ("np.allclose = lambda *a, **k: True", "assigns np.allclose (monkeypatching)"),
+        ("selftest.check_normalize = print", "assigns selftest.check_normalize"),
+        ("def f():\n    return f.__globals__", "accesses __globals__"),
+        ("class A:\n    def __eq__(self, other):\n        return True", "defines __eq__"),
+        ("eval('1 + 1')", "eval"),
+        ("# NBVAL_SKIP\nx = 1", "NBVAL marker"),
+        ("%time x = 1", "IPython magic or shell command"),
+        ("print('Exercise 3 passed: yes')", "passed"),
+        ("import sys\nsys._getframe(1).f_back", "frames"),
+        ("from course_utils import arith\nf = arith.conv_output_size", "course code that computes"),
+        ("from course_utils import numpy_conv", "imports course_utils.numpy_conv (course code"),
+    ],
+)
+def test_screen_flags_suspicious_code(source, flag):
+    """What grading-aware code needs is flagged for a human."""
+    modules = {"selftest": "course_tools.grading.selftest", "np": "numpy"}
+    assert any(flag in found for found in submission.screen(source, modules)), flag
+
+
+def test_screen_leaves_ordinary_answers_alone():
+    """Correct, ordinary answers raise no flag, course tools included."""
+    assert submission.screen(helpers.CORRECT_1) == []
+    assert submission.screen(helpers.CORRECT_2 + "print(normalize(np.ones(3)))\n") == []
+    tools = {"config": "course_utils.config", "plots": "course_utils.plots"}
+    assert submission.screen("size = config.pick(fast=8, default=32)", tools) == []
+    detection = {"detection": "course_utils.detection"}
+    source = "def nms(boxes):\n    return detection.iou(boxes[0], boxes[1])"
+    assert submission.screen(source, detection, allowed=["detection.iou"]) == []
+    assert submission.course_code(source, detection) == ["detection.iou"]
+    assert submission.screen(source, detection) != []
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The self-test's reference, built once for this module."""
+    build_root = tmp_path_factory.mktemp("build")
+    return build_root, *helpers.build(build_root)
+
+
+def test_reference_and_manifest(built):
+    """The reference keeps hidden tests and pass lines; the manifest has ids, roles, points."""
+    build_root, executed, manifest = built
+    assert manifest["exercises"]["1"] == {
+        "check_points": 2,
+        "hidden_points": 1,
+        "pass_line": helpers.PASS_1 + "\n",
+        "course_code": [],
+    }
+    roles = {cell["id"]: cell["role"] for cell in manifest["cells"] if cell["role"]}
+    assert roles["ex2-hidden"] == "hidden" and roles["ex1-check"] == "check"
+    assert all(len(cell["sha256"]) == 64 for cell in manifest["cells"])
+    hidden = next(cell for cell in executed.cells if cell.id == "ex1-hidden")
+    assert "check_output_size_hidden" in hidden.source
+    assert "selftest" in manifest["modules"]
+    folder = reference.reference_dir(helpers.SELFTEST, build_root)
+    assert folder.stat().st_mode & 0o077 == 0 and build_root.stat().st_mode & 0o077 == 0
+
+
+def test_reference_rebuilt_when_solution_changes(built, tmp_path):
+    """References are keyed by the solution's hash: an edited solution is stale."""
+    build_root, _, manifest = built
+    copy = helpers.copy_selftest(tmp_path)
+    assert reference.source_key(copy) == manifest["key"]
+    notebook = notebooks.read(copy)
+    notebook.cells[0].source += "\n\nEdited."
+    notebooks.write(notebook, copy)
+    assert reference.source_key(copy) != manifest["key"]
+
+
+def test_reference_key_covers_the_code_it_runs(tmp_path):
+    """The key hashes the checks, config, imported course modules and the notebook's own
+    python_path modules; not the grader or slides."""
+    files = reference._course_files(notebooks.read(helpers.SELFTEST))
+    names = {path.relative_to(reference.PACKAGE).as_posix() for path in files}
+    assert {"checks/__init__.py", "config.py"} <= names
+    assert not any("grading" in name or "slides" in name for name in names)
+    copy = helpers.copy_selftest(tmp_path)
+    key = reference.source_key(copy)
+    (tmp_path / "selftest.py").write_text("# edited\n", encoding="utf-8")
+    assert reference.source_key(copy) != key
+
+
+def test_assembly_takes_only_answers_from_the_submission(built):
+    """Setup, checks, hidden tests and expected outputs are the instructor's."""
+    _, executed, _ = built
+    assembled = submission.assemble(executed, {1: "ANSWER = 1\n", 2: None})
+    cells = {cell.id: cell for cell in assembled.cells}
+    assert cells["ex1-answer"].source == "ANSWER = 1\n"
+    assert "raise NotImplementedError" in cells["ex2-answer"].source
+    assert cells["ex1-check"].source.startswith(submission.CHECK_MARKER)
+    assert helpers.PASS_1 in cells["ex1-check"].outputs[0]["text"]
+    assert "check_normalize_hidden" in cells["ex2-hidden"].source
+    assert all(not c.outputs for c in assembled.cells if c.cell_type == "code" and c.id[:2] != "ex")
+
+
+def test_guard_knows_each_cell_by_ipykernel_file_name(built):
+    """The guard's cell names are the file names ipykernel gives cells."""
+    from ipykernel import compiler
+
+    _, executed, _ = built
+    assembled = submission.assemble(executed, {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
+    expected = submission.guard_cells(assembled)
+    code = [cell for cell in assembled.cells if cell.cell_type == "code"]
+    names = {pathlib.Path(compiler.get_file_name(cell.source)).name for cell in code}
+    assert names == set(expected)
+    roles = sorted(info["role"] for info in expected.values())
+    assert roles.count("answer") == 2 and roles.count("check") == 2
+    assert all(info["sha256"] for info in expected.values() if info["role"] != "answer")
+
+
+def test_build_all_references(tmp_path):
+    """``course references`` builds what is stale, and only that."""
+    helpers.copy_selftest(tmp_path)
+    build_root = tmp_path / "build"
+    assert reference.stale(build_root, tmp_path) == [helpers.SELFTEST.stem]
+    assert reference.build_all(build_root, tmp_path) == [helpers.SELFTEST.stem]
+    assert reference.stale(build_root, tmp_path) == []
+    assert reference.build_all(build_root, tmp_path) == []
+
+
+def test_gradebook_csv_is_sorted_and_stable(tmp_path):
+    """Rows by student, points, total, max, flags and errors; no timestamps."""
+    manifest = {"name": "x", "exercises": {"1": {"check_points": 2, "hidden_points": 1}}}
+    rows = [
+        gradebook.Row("zoe", {1: 3}, ["ex1: get_ipython"], [], ["Exercise 1: 3/3 points."]),
+        gradebook.Row("al", {1: 0}, [], ["empty file"], ["empty file"]),
+    ]
+    rows.sort(key=lambda row: row.student)
+    gradebook.write_gradebook(rows, manifest, tmp_path / "a.csv")
+    gradebook.write_feedback(rows, manifest, tmp_path / "feedback")
+    assert (tmp_path / "a.csv").read_text().splitlines() == [
+        "student,ex1,total,max,flags,errors",
+        "al,0,0,3,,empty file",
+        "zoe,3,3,3,ex1: get_ipython,",
+    ]
+    feedback = (tmp_path / "feedback" / "zoe.md").read_text()
+    assert "Total: 3/3 points." in feedback and "get_ipython" not in feedback
+
+
+@pytest.mark.slow
+def test_grading_twice_gives_the_same_gradebook(built, tmp_path, monkeypatch):
+    """Solution: full marks; assignment: zero; the CLI and the API write identical gradebooks."""
+    build_root = built[0]
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    shutil.copy(helpers.SELFTEST, submissions / "solution.ipynb")
+    notebooks.write(helpers.assignment(), submissions / "assignment.ipynb")
+    helpers.write_submission(submissions, "half", {2: helpers.CORRECT_2})
+    monkeypatch.setattr(reference, "BUILD_ROOT", build_root)
+    arguments = ["grade", str(helpers.SELFTEST), str(submissions), "--out", str(tmp_path / "a")]
+    assert cli.main([*arguments, "--cell-timeout", "15", "--memory", "1.5"]) == 0
+    rows = helpers.grade(submissions, tmp_path / "b", build_root)
+    assert rows["solution"].points == helpers.FULL_MARKS
+    assert rows["assignment"].points == helpers.ZERO
+    assert rows["half"].points == {1: 0, 2: 3}
+    first, second = (tmp_path / "a" / "gradebook.csv"), (tmp_path / "b" / "gradebook.csv")
+    assert first.read_bytes() == second.read_bytes()
+    for name in ("solution", "assignment", "half"):
+        path = pathlib.Path("feedback") / f"{name}.md"
+        assert (tmp_path / "a" / path).read_text() == (tmp_path / "b" / path).read_text()
+    assert "Hidden tests: failed." in (tmp_path / "a" / "feedback" / "half.md").read_text()
+
+
+@pytest.mark.slow
+def test_benchmark_reports_submissions_per_minute(built, capsys):
+    """``grading.benchmark`` grades generated submissions and prints the throughput."""
+    result = gradebook.benchmark(helpers.SELFTEST, count=2, jobs=2, build_root=built[0])
+    assert result["submissions"] == 2 and result["per_minute"] > 0 and result["errors"] == 0
+    assert "submissions/minute" in capsys.readouterr().out
