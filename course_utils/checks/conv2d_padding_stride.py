@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from course_utils import arith, checks, numpy_conv
-from course_utils.checks import tables
+from course_utils.checks import conv_answers, tables
 
 # Exercise numbers in solutions/01_conv2d_padding_stride.ipynb.
 EXERCISES = {"conv_output_size": 1, "conv2d": 2, "conv_matrix": 3, "receptive_field": 4}
@@ -36,11 +36,6 @@ SEED_KERNEL = np.array([[1, 4, 1], [1, 4, 3], [3, 3, 1]])
 # the receptive field after each layer.
 CONTEXT_MODULE = [(3, 1, 1), (3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8), (3, 1, 16), (3, 1, 1)]
 CONTEXT_FIELDS = [3, 5, 9, 17, 33, 65, 67]
-
-
-def _random_integers(shape, seed, low=-3, high=4):
-    """A deterministic small-integer array, so answers are exact in float32 and float64."""
-    return np.random.default_rng(seed).integers(low, high, size=shape).astype(np.float64)
 
 
 # --- exercise 1: output size ---------------------------------------------------------------------
@@ -153,53 +148,15 @@ check_conv_output_size, check_conv_output_size_hidden = checks.exercise(
 # --- exercise 2: conv2d in NumPy -----------------------------------------------------------------
 
 
-def keras_conv2d(x, kernel, strides=1, padding="valid"):
-    """Single-channel cross-correlation by ``keras.ops.conv``: the independent answer."""
-    import keras
-
-    output = keras.ops.conv(
-        np.asarray(x, np.float32)[None, :, :, None],
-        np.asarray(kernel, np.float32)[:, :, None, None],
-        strides=strides,
-        padding=padding,
-    )
-    return np.asarray(keras.ops.convert_to_numpy(output), np.float64)[0, :, :, 0]
-
-
-def _pad(x, rows, cols):
-    """Zero-pad a 2-D array by ``(before, after)`` rows and columns."""
-    return np.pad(np.asarray(x, np.float64), (rows, cols))
-
-
-def _same_amounts(x, kernel, strides):
-    """TensorFlow's 'same' padding ``((top, bottom), (left, right))``."""
-    return [arith.same_padding_amounts(n, k, strides) for n, k in zip(np.shape(x), kernel.shape)]
-
-
-def correlate(padded, kernel, strides, counts=None):
-    """Slide ``kernel`` over an already padded array; ``counts`` overrides the number of steps."""
-    kernel = np.asarray(kernel, np.float64)
-    if counts is None:
-        counts = [(n - k) // strides + 1 for n, k in zip(padded.shape, kernel.shape)]
-    output = np.zeros([max(c, 0) for c in counts])
-    for i in range(output.shape[0]):
-        for j in range(output.shape[1]):
-            top, left = i * strides, j * strides
-            window = padded[top : top + kernel.shape[0], left : left + kernel.shape[1]]
-            if window.shape == kernel.shape:
-                output[i, j] = np.sum(window * kernel)
-    return output
-
-
 def _conv2d_mistakes(x, kernel, strides=1, padding="valid"):
     """The classic wrong answers of conv2d for one case, lazily computed."""
     x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
-    amounts = _same_amounts(x, kernel, strides)
+    amounts = conv_answers.same_amounts(x, kernel, strides)
     swapped = [(after, before) for before, after in amounts]
     half = [(k // 2, k // 2) for k in kernel.shape]
     short = [((k - 1) // 2, (k - 1) // 2) for k in kernel.shape]
     used = amounts if padding == "same" else [(0, 0), (0, 0)]
-    padded = _pad(x, *used)
+    padded = conv_answers.pad(x, *used)
     mistakes = {
         "the kernel is flipped: that is convolution in the textbook sense, but Conv2D "
         "slides the kernel as it is (cross-correlation).": lambda: numpy_conv.conv2d(
@@ -211,7 +168,7 @@ def _conv2d_mistakes(x, kernel, strides=1, padding="valid"):
             lambda: numpy_conv.conv2d(x, kernel, 1, padding)
         ),
         "the last window is missing: windows start at 0, s, 2s, ... up to and including "
-        "n - k (range(0, n - k + 1, s)).": lambda: correlate(
+        "n - k (range(0, n - k + 1, s)).": lambda: conv_answers.correlate(
             padded,
             kernel,
             strides,
@@ -223,7 +180,7 @@ def _conv2d_mistakes(x, kernel, strides=1, padding="valid"):
             {
                 "the padding is split the wrong way: when the number of zeros is odd, "
                 "TensorFlow puts the extra zero after (bottom/right), not before.": lambda: (
-                    correlate(_pad(x, *swapped), kernel, strides)
+                    conv_answers.correlate(conv_answers.pad(x, *swapped), kernel, strides)
                 ),
                 "the padding was computed for stride 1 and the result subsampled: with "
                 "stride s, 'same' pads max((ceil(n / s) - 1) * s + k - n, 0) zeros in "
@@ -231,11 +188,13 @@ def _conv2d_mistakes(x, kernel, strides=1, padding="valid"):
                 "'same' is not (k - 1) // 2 zeros on each side: it pads "
                 "max((ceil(n / s) - 1) * s + k - n, 0) zeros in total, and when that is odd (an "
                 "even kernel at stride 1) the extra zero goes after (bottom/right).": lambda: (
-                    correlate(_pad(x, *short), kernel, strides)
+                    conv_answers.correlate(conv_answers.pad(x, *short), kernel, strides)
                 ),
                 "'same' padding is not k // 2 zeros on each side: it adds "
                 "max((ceil(n / s) - 1) * s + k - n, 0) zeros in total, half before and the "
-                "rest after.": lambda: correlate(_pad(x, *half), kernel, strides),
+                "rest after.": lambda: conv_answers.correlate(
+                    conv_answers.pad(x, *half), kernel, strides
+                ),
                 "no padding was added: padding='same' surrounds the input with zeros so the "
                 "output keeps ceil(n / s) pixels.": lambda: numpy_conv.conv2d(
                     x, kernel, strides, "valid"
@@ -255,8 +214,8 @@ def conv2d_case(key):
     if key == "lecture":
         return checks.Case((LECTURE_INPUT.astype(float), LECTURE_KERNEL.astype(float)), {}, key)
     shape, kernel_shape, seed, kwargs = key
-    x = _random_integers(shape, seed, 0, 6)
-    kernel = _random_integers(kernel_shape, seed + 1)
+    x = conv_answers.random_integers(shape, seed, 0, 6)
+    kernel = conv_answers.random_integers(kernel_shape, seed + 1)
     return checks.Case((x, kernel), dict(kwargs), key)
 
 
@@ -289,7 +248,7 @@ check_conv2d, check_conv2d_hidden = checks.exercise(
     case=conv2d_case,
     public=CONV2D_KEYS,
     hidden=_conv2d_keys_hidden(),
-    judge=tables.arrays("conv2d", keras_conv2d, _conv2d_mistakes),
+    judge=tables.arrays("conv2d", conv_answers.keras_conv2d, _conv2d_mistakes),
     passed="conv2d matches keras.ops.conv on {count} cases.",
     hidden_passed="conv2d matches keras.ops.conv on {count} hidden cases.",
 )
@@ -331,8 +290,8 @@ def _conv_matrix_mistakes(kernel, input_shape, strides=1):
 def _conv_matrix_expected(kernel, input_shape, strides=1):
     """W from the reference, after checking it against Keras on a random input (belt and braces)."""
     matrix = numpy_conv.conv_matrix(kernel, input_shape, strides)
-    x = _random_integers(input_shape, 7)
-    assert np.allclose(matrix @ x.ravel(), keras_conv2d(x, kernel, strides).ravel())
+    x = conv_answers.random_integers(input_shape, 7)
+    assert np.allclose(matrix @ x.ravel(), conv_answers.keras_conv2d(x, kernel, strides).ravel())
     return matrix
 
 
@@ -345,7 +304,7 @@ def conv_matrix_case(key):
     elif kernel == "seed":
         kernel = SEED_KERNEL.astype(float)
     else:
-        kernel = _random_integers(*kernel)
+        kernel = conv_answers.random_integers(*kernel)
     return checks.Case((kernel, tuple(input_shape)), dict(kwargs), key)
 
 

@@ -8,7 +8,7 @@ tested against ``Conv2DTranspose.compute_output_shape``) and the lecture's worke
 import numpy as np
 
 from course_utils import arith, checks, numpy_conv
-from course_utils.checks import conv2d_padding_stride, tables
+from course_utils.checks import conv_answers, tables
 
 # Exercise numbers in solutions/02_conv2d_transpose.ipynb.
 EXERCISES = {
@@ -149,19 +149,6 @@ check_conv_transpose_output_size, check_conv_transpose_output_size_hidden = chec
 # --- exercise 2: conv2d_transpose by scatter-add ------------------------------------------------
 
 
-def keras_conv2d_transpose(x, kernel, strides=1):
-    """Single-channel transposed convolution by ``keras.ops.conv_transpose`` ('valid')."""
-    import keras
-
-    output = keras.ops.conv_transpose(
-        np.asarray(x, np.float32)[None, :, :, None],
-        np.asarray(kernel, np.float32)[:, :, None, None],
-        strides=strides,
-        padding="valid",
-    )
-    return np.asarray(keras.ops.convert_to_numpy(output), np.float64)[0, :, :, 0]
-
-
 def _overwrite(x, kernel, strides):
     """Mistake: stamps assigned with = instead of added with +=."""
     x, kernel = np.asarray(x, float), np.asarray(kernel, float)
@@ -204,8 +191,8 @@ def transpose_case(key):
         x, kernel, _ = LECTURE_EXAMPLES[key]
         return checks.Case((np.array(x, float), np.array(kernel, float)), {}, key)
     shape, kernel_shape, seed, kwargs = key
-    x = conv2d_padding_stride._random_integers(shape, seed, 0, 5)
-    kernel = conv2d_padding_stride._random_integers(kernel_shape, seed + 1)
+    x = conv_answers.random_integers(shape, seed, 0, 5)
+    kernel = conv_answers.random_integers(kernel_shape, seed + 1)
     return checks.Case((x, kernel), dict(kwargs), key)
 
 
@@ -235,7 +222,7 @@ check_conv2d_transpose, check_conv2d_transpose_hidden = checks.exercise(
     case=transpose_case,
     public=SCATTER_KEYS,
     hidden=_transpose_keys_hidden(6000),
-    judge=tables.arrays("conv2d_transpose", keras_conv2d_transpose, _scatter_mistakes),
+    judge=tables.arrays("conv2d_transpose", conv_answers.keras_conv2d_transpose, _scatter_mistakes),
     passed=f"conv2d_transpose reproduces the {len(LECTURE_EXAMPLES)} lecture examples and "
     f"matches keras.ops.conv_transpose on {len(SCATTER_KEYS) - len(LECTURE_EXAMPLES)} more cases.",
     hidden_passed="conv2d_transpose is right on {count} hidden cases.",
@@ -256,7 +243,7 @@ def zero_insertion_route(x, kernel, strides=1, gaps=None, pads=None, flip=True, 
     if pads is None:
         pads = [(k - 1, k - 1) for k in kernel.shape]
     padded = np.pad(spread, pads)
-    return conv2d_padding_stride.correlate(padded, kernel[::-1, ::-1] if flip else kernel, 1)
+    return conv_answers.correlate(padded, kernel[::-1, ::-1] if flip else kernel, 1)
 
 
 def _zero_insertion_mistakes(x, kernel, strides=1):
@@ -311,7 +298,9 @@ check_conv_transpose_by_zero_insertion, check_conv_transpose_by_zero_insertion_h
         public=ZERO_INSERTION_KEYS,
         hidden=_transpose_keys_hidden(7000),
         judge=tables.arrays(
-            "conv_transpose_by_zero_insertion", keras_conv2d_transpose, _zero_insertion_mistakes
+            "conv_transpose_by_zero_insertion",
+            conv_answers.keras_conv2d_transpose,
+            _zero_insertion_mistakes,
         ),
         passed="zero insertion + flipped kernel matches keras.ops.conv_transpose on {count} cases.",
         hidden_passed="conv_transpose_by_zero_insertion is right on {count} hidden cases.",
@@ -388,28 +377,6 @@ def _bilinear_result(exercise, factor, value):
     return result
 
 
-def upsample_with_kernel(image, kernel, factor):
-    """Upsample a 2-D image with a Conv2DTranspose (stride f, 'same') holding ``kernel``."""
-    import keras
-
-    layer = keras.layers.Conv2DTranspose(
-        1, kernel.shape, strides=factor, padding="same", use_bias=False
-    )
-    batch = np.asarray(image, np.float32)[None, :, :, None]
-    layer.build(batch.shape)
-    layer.set_weights([np.asarray(kernel, np.float32)[:, :, None, None]])
-    return np.asarray(layer(batch))[0, :, :, 0].astype(np.float64)
-
-
-def resize_bilinear(image, factor):
-    """``tf.image.resize`` bilinear (half-pixel centres, TensorFlow 2's default)."""
-    import tensorflow as tf
-
-    height, width = np.shape(image)
-    batch = np.asarray(image, np.float32)[None, :, :, None]
-    return tf.image.resize(batch, (height * factor, width * factor), "bilinear").numpy()[0, :, :, 0]
-
-
 def bilinear_case(key):
     """``bilinear_kernel(factor)``; the key also names the image used to compare upsamplings."""
     factor, _image_shape, _seed = key
@@ -428,8 +395,8 @@ def _judge_bilinear(exercise, case, output):
         context=f"bilinear_kernel({factor}): ",
     )
     image = np.random.default_rng(seed + factor).random(image_shape)
-    upsampled = upsample_with_kernel(image, result, factor)
-    resized = resize_bilinear(image, factor)
+    upsampled = conv_answers.upsample_with_kernel(image, result, factor)
+    resized = conv_answers.resize_bilinear(image, factor)
     # Borders differ: the transposed convolution sees zeros, tf.image.resize clamps.
     inner = (slice(factor, -factor), slice(factor, -factor))
     if not checks.close(upsampled[inner], resized[inner], atol=1e-5):

@@ -10,7 +10,7 @@ import tensorflow as tf
 from hypothesis import strategies
 
 from course_utils import arith, numpy_conv
-from course_utils.checks import CheckFailed
+from course_utils.checks import CheckFailed, conv_answers
 from course_utils.checks import conv2d_padding_stride as conv
 
 # --- student answers, right and wrong -----------------------------------------------------------
@@ -287,7 +287,7 @@ def test_conv2d_names_mistakes(mistake, fragment):
 def test_conv2d_first_case_is_the_lecture_example():
     """The lecture's 3x3 * 2x2 example comes out as [[22, 21], [22, 20]]."""
     x, kernel = conv.conv2d_case("lecture").args
-    np.testing.assert_array_equal(conv.keras_conv2d(x, kernel), conv.LECTURE_OUTPUT)
+    np.testing.assert_array_equal(conv_answers.keras_conv2d(x, kernel), conv.LECTURE_OUTPUT)
     message = check_harness.fails_with(
         conv.check_conv2d, lambda x, kernel, strides=1, padding="valid": np.zeros((2, 2)), "(0, 0)"
     )

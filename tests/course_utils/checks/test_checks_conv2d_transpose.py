@@ -9,6 +9,7 @@ from hypothesis import strategies
 
 from course_utils import arith, numpy_conv
 from course_utils.checks import conv2d_transpose as conv_transpose
+from course_utils.checks import conv_answers
 
 # --- student answers, right and wrong -----------------------------------------------------------
 
@@ -248,7 +249,7 @@ def test_scatter_add_lecture_examples():
     for key in conv_transpose.SCATTER_KEYS[:3]:
         x, kernel = conv_transpose.transpose_case(key).args
         expected = conv_transpose.LECTURE_EXAMPLES[key][2]
-        np.testing.assert_array_equal(conv_transpose.keras_conv2d_transpose(x, kernel), expected)
+        np.testing.assert_array_equal(conv_answers.keras_conv2d_transpose(x, kernel), expected)
         np.testing.assert_array_equal(student_conv2d_transpose(x, kernel), expected)
 
 
@@ -355,7 +356,7 @@ def test_three_routes_agree(shape, kernel_shape, strides):
     hypothesis.assume(min(kernel_shape) >= strides)
     rng = np.random.default_rng(0)
     x, kernel = rng.normal(size=shape), rng.normal(size=kernel_shape)
-    expected = conv_transpose.keras_conv2d_transpose(x, kernel, strides)
+    expected = conv_answers.keras_conv2d_transpose(x, kernel, strides)
     np.testing.assert_allclose(student_conv2d_transpose(x, kernel, strides), expected, atol=1e-5)
     np.testing.assert_allclose(
         conv_transpose.zero_insertion_route(x, kernel, strides), expected, atol=1e-5
@@ -392,8 +393,8 @@ def test_bilinear_interior_matches_resize_and_upsampling():
     image = np.random.default_rng(1).random((6, 5))
     for factor in (2, 3, 4):
         kernel = conv_transpose.bilinear_kernel(factor)
-        upsampled = conv_transpose.upsample_with_kernel(image, kernel, factor)
-        resized = conv_transpose.resize_bilinear(image, factor)
+        upsampled = conv_answers.upsample_with_kernel(image, kernel, factor)
+        resized = conv_answers.resize_bilinear(image, factor)
         layer = keras.layers.UpSampling2D(factor, interpolation="bilinear")
         upsampling = np.asarray(layer(image[None, :, :, None].astype(np.float32)))[0, :, :, 0]
         np.testing.assert_allclose(resized, upsampling, atol=1e-6)
