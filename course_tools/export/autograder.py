@@ -19,34 +19,6 @@ import traceback
 
 DEFAULT_ROOT = "/autograder"
 VISIBLE, AFTER_DUE_DATE = "visible", "after_due_date"
-# Gradescope's fields: what results.json and each test may hold (its autograder specification).
-RESULT_FIELDS = {
-    "score",
-    "execution_time",
-    "output",
-    "output_format",
-    "test_output_format",
-    "test_name_format",
-    "visibility",
-    "stdout_visibility",
-    "extra_data",
-    "tests",
-    "leaderboard",
-}
-TEST_FIELDS = {
-    "score",
-    "max_score",
-    "status",
-    "name",
-    "name_format",
-    "number",
-    "output",
-    "output_format",
-    "tags",
-    "visibility",
-    "extra_data",
-}
-VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 
 
 def pick_notebook(folder, name):
