@@ -47,8 +47,9 @@ else
     exit 1
   fi
   if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then
-    apt-get install -y -q python3-venv >/dev/null
-    "$PYTHON" -m venv "$VENV"
+    echo "Installing python3-venv (Debian and Ubuntu ship venv without pip)."
+    apt-get update -q >/dev/null && apt-get install -y -q python3-venv >/dev/null
+    "$PYTHON" -m venv --clear "$VENV"
   fi
   if [ -d "$SOURCE/wheels" ]; then
     "$VENV/bin/pip" install -q --no-index --find-links "$SOURCE/wheels" \\

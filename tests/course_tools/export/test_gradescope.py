@@ -94,6 +94,10 @@ def test_zip_follows_the_specification(tmp_path):
         requirements = archive.read("requirements.txt").decode()
     for script in ("setup.sh", "run_autograder"):
         assert modes[script] & stat.S_IXUSR, script
+        with zipfile.ZipFile(path) as archive:
+            (tmp_path / script).write_bytes(archive.read(script))
+        syntax = subprocess.run(["bash", "-n", str(tmp_path / script)], capture_output=True)
+        assert syntax.returncode == 0, syntax.stderr  # branches the tests do not run included
     assert f"course/solutions/{ASSIGNMENT}.ipynb" in names
     built = f"course/_build/grading/{ASSIGNMENT}"
     assert {f"{built}/reference.ipynb", f"{built}/manifest.json"} <= names
