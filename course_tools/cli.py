@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "course_tools.grading",  # grade, grade-bench
     "course_tools.slides",  # slides
     "course_tools.bench",  # bench
+    "course_tools.export",  # export nbgrader|gradescope|lms
 )
 
 
