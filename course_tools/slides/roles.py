@@ -24,7 +24,8 @@ HEADING = re.compile(r"^\s*(#{1,3})\s+(.*)")
 LOG_LINE = re.compile(r"^\s*Epoch \d+/\d+|\d+m?s/step\b|^\s*\d+/\d+ [━=>.]{3}|\d+%\|", re.M)
 REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\((https?://[^)\s]+)[^)]*\)")
 CODE_IN_MARKDOWN = re.compile(r"```.*?```|`[^`\n]*`", re.S)
-FORMULA = re.compile(r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|\$[^$\n]+?\$", re.S)
+# As MathJax finds them: display and inline, an inline formula may wrap onto the next line.
+FORMULA = re.compile(r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|\$(?:[^$\n]|\n(?!\s*\n))+?\$", re.S)
 # A power or transpose typed as text: W^T, x^2, 2^(n). Inside $...$ it is LaTeX and fine.
 PLAIN_FORMULA = re.compile(r"[\w)\]]\^[\w({]")
 # Where the slide machinery puts a cell's role; nbconvert reads it.
