@@ -140,9 +140,9 @@ def tidy(notebook):
 
 
 def _is_setup_cell(notebook, cell):
-    """True for the Setup cell: the first code cell, starting with the Colab stanza's comment."""
+    """True for the Setup cell: the first code cell, with the Colab stanza or ``config.setup``."""
     first = next((c for c in notebook.cells if c.cell_type == "code"), None)
-    return cell is first and cell.source.startswith(COLAB_SETUP.splitlines()[0])
+    return cell is first and ("google.colab" in cell.source or "config.setup(" in cell.source)
 
 
 def _only_imports(source):
