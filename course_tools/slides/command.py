@@ -142,6 +142,7 @@ def check(decks, output=OUTPUT, screenshots=True):
             failures += [f"{deck['name']}: {error}" for error in errors]
     if folder is not None and decks:
         print(f"contact sheets: {folder}/NN_topic.png", flush=True)
+        write_index(read_manifest(output), output)  # now with links to the contact sheets
     return failures
 
 

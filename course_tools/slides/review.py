@@ -13,6 +13,7 @@ import base64
 import io
 import pathlib
 import re
+import shutil
 
 from course_tools.slides import browser as browser_module
 from course_tools.slides import roles
@@ -124,7 +125,8 @@ def check_deck(browser, path, expected, screenshots=None):
     browser.call("Target.closeTarget", targetId=browser_module.target_of(browser, session))
     if screenshots is not None:
         folder = pathlib.Path(screenshots) / path.stem
-        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)  # no slide left over from a longer deck
+        folder.mkdir(parents=True)
         for slide, image in zip(visited, images):
             (folder / f"slide-{slide['number']}.png").write_bytes(image)
         sheet = contact_sheet(images, visited, expected.get("title", path.stem))
@@ -162,7 +164,7 @@ GAP, LABEL = 8, 18
 
 def contact_sheet(images, visited, title):
     """One image of all slides' thumbnails, numbered, the slides with problems framed in red."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     width, height = THUMBNAIL
     rows = max(1, -(-len(images) // COLUMNS))
@@ -172,8 +174,10 @@ def contact_sheet(images, visited, title):
         "white",
     )
     draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=13)
     problems = sum(bool(slide["problems"]) for slide in visited)
-    draw.text((GAP, 8), f"{title}: {len(images)} slides, {problems} with problems", fill="black")
+    summary = f"{title}: {len(images)} slides, {problems} with problems"
+    draw.text((GAP, 8), summary, fill="black", font=font)
     for index, (data, slide) in enumerate(zip(images, visited)):
         thumbnail = Image.open(io.BytesIO(data)).convert("RGB")
         thumbnail.thumbnail(THUMBNAIL)
@@ -183,7 +187,8 @@ def contact_sheet(images, visited, title):
         colour = "red" if slide["problems"] else "#bbbbbb"
         draw.rectangle([left - 1, top - 1, left + width, top + height], outline=colour, width=2)
         label = f"{slide['number']}  {slide['heading']}"[:52]
-        draw.text((left, top + height + 3), label, fill="red" if slide["problems"] else "black")
+        colour = "red" if slide["problems"] else "black"
+        draw.text((left, top + height + 2), label, fill=colour, font=font)
     return sheet
 
 
