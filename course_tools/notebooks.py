@@ -363,7 +363,8 @@ def _cli_tidy(arguments):
         print(f"error: {error}")
         return 1
     if arguments.check and untidy:
-        print(f"untidy notebooks (outputs or ids): {', '.join(untidy)}: run 'make tidy'.")
+        names = ", ".join(untidy)
+        print(f"untidy notebooks (outputs, ids, tags or Colab link): {names}: run 'make tidy'.")
         return 1
     print(f"{len(untidy)} notebooks {'untidy' if arguments.check else 'tidied'}.")
     return 0
