@@ -4,6 +4,10 @@
 from it by replacing every answer between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` with a
 ``raise NotImplementedError("Exercise N: ...")`` and dropping every hidden test between
 ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``.
+
+``course tidy`` also keeps the cell tags consistent (the slide tags are Jupyter Book's names,
+applied to the decks by nbconvert's TagRemovePreprocessor: see docs/slides.md) and stamps the
+"Open in Colab" link, a plain link that needs no network, into every notebook's first cell.
 """
 
 import copy
@@ -39,6 +43,21 @@ END_HIDDEN = "### END HIDDEN TESTS"
 HIDDEN_PLACEHOLDER = "# Hidden tests of this exercise run when your notebook is graded."
 VALID_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
+# Cell tags. What each slide tag does to a deck is in docs/slides.md.
+REMOVE_CELL, REMOVE_INPUT, REMOVE_OUTPUT = "remove-cell", "remove-input", "remove-output"
+NOTES, FRAGMENT = "notes", "fragment"
+SLIDE_TAGS = (REMOVE_CELL, REMOVE_INPUT, REMOVE_OUTPUT, NOTES, FRAGMENT)
+# nbval's own markers, which a test notebook may need.
+TEST_TAGS = ("nbval-ignore-output", "nbval-skip", "nbval-raises-exception", "raises-exception")
+KNOWN_TAGS = SLIDE_TAGS + TEST_TAGS
+# Old names, renamed by ``course tidy``.
+RENAMED_TAGS = {"setup": REMOVE_CELL}
+# The Colab link of a title cell, as a badge image (the old form) or a plain link (this one).
+COLAB_LINK = re.compile(
+    r"\[(?:!\[[^\]]*\]\([^)]*\)|Open in Colab)\]\(https://colab\.research\.google\.com/[^)]*\)",
+    re.I,
+)
+
 
 class NotebookFormatError(ValueError):
     """A source notebook breaks the course's exercise format."""
@@ -51,9 +70,21 @@ def colab_url(folder, name):
 
 
 def colab_badge(folder, name):
-    """Markdown of the "Open in Colab" badge for ``folder/name``."""
-    image = "https://colab.research.google.com/assets/colab-badge.svg"
-    return f"[![Open In Colab]({image})]({colab_url(folder, name)})"
+    """Markdown of the "Open in Colab" link for ``folder/name``: a plain link, so that nothing
+    in a notebook loads from the network (an image badge shows broken when offline)."""
+    return f"[Open in Colab]({colab_url(folder, name)})"
+
+
+def stamp_colab_badge(notebook, folder, name):
+    """Put the Colab link of ``folder/name`` into the first cell (replacing any other form)."""
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or first.cell_type != "markdown":
+        return
+    badge = colab_badge(folder, name)
+    if COLAB_LINK.search(first.source):
+        first.source = COLAB_LINK.sub(lambda _: badge, first.source, count=1)
+    else:
+        first.source = first.source.rstrip() + "\n\n" + badge
 
 
 def read(path):
@@ -79,7 +110,7 @@ def exercise_cell_id(cell):
 
 
 def tidy(notebook):
-    """Strip outputs and execution counts, and give every cell a stable, readable id."""
+    """Strip outputs and execution counts, give every cell a stable, readable id, check tags."""
     notebook = copy.deepcopy(notebook)
     notebook.nbformat, notebook.nbformat_minor = 4, 5
     notebook.metadata = {
@@ -104,7 +135,60 @@ def tidy(notebook):
             wanted = f"{wanted}-dup"
         cell.id = wanted
         used.add(wanted)
+    tidy_tags(notebook)
     return notebook
+
+
+def _is_setup_cell(notebook, cell):
+    """True for the Setup cell: the first code cell, with the Colab stanza or ``config.setup``."""
+    first = next((c for c in notebook.cells if c.cell_type == "code"), None)
+    return cell is first and ("google.colab" in cell.source or "config.setup(" in cell.source)
+
+
+def _only_imports(source):
+    """True for code made only of import statements (and comments or directives)."""
+    lines = [line.strip() for line in source.splitlines()]
+    code = [line for line in lines if line and not line.startswith("#")]
+    return bool(code) and all(line.startswith(("import ", "from ")) for line in code)
+
+
+def tidy_tags(notebook):
+    """Rename old tags, hide the Setup and exported import cells on slides, refuse bad tags."""
+    for cell in notebook.cells:
+        tags = [RENAMED_TAGS.get(tag, tag) for tag in cell.metadata.get("tags", [])]
+        if cell.cell_type == "code" and (
+            _is_setup_cell(notebook, cell)
+            or (cell.source.startswith("#| export") and _only_imports(cell.source))
+        ):
+            tags.append(REMOVE_CELL)
+        tags = sorted(set(tags))
+        if tags:
+            cell.metadata["tags"] = tags
+        else:
+            cell.metadata.pop("tags", None)
+        problem = tag_problem(cell)
+        if problem:
+            raise NotebookFormatError(f"cell {cell.get('id')}: {problem}")
+
+
+def tag_problem(cell):
+    """What is wrong with a cell's tags, in one line, or None."""
+    tags = set(cell.metadata.get("tags", []))
+    unknown = sorted(tags - set(KNOWN_TAGS))
+    if unknown:
+        return f"unknown tags {unknown}; the course knows {list(KNOWN_TAGS)} (docs/slides.md)"
+    slide_tags = tags & set(SLIDE_TAGS)
+    if REMOVE_CELL in tags and len(slide_tags) > 1:
+        return f"{REMOVE_CELL} hides the whole cell: drop {sorted(slide_tags - {REMOVE_CELL})}"
+    if {REMOVE_INPUT, REMOVE_OUTPUT} <= tags:
+        return f"{REMOVE_INPUT} and {REMOVE_OUTPUT} together hide everything: tag {REMOVE_CELL}"
+    if {NOTES, FRAGMENT} <= tags:
+        return f"a speaker note cannot be a {FRAGMENT}"
+    if cell.cell_type == "code" and NOTES in tags:
+        return f"{NOTES} is for markdown cells (a speaker reads prose, not code)"
+    if cell.cell_type == "markdown" and tags & {REMOVE_INPUT, REMOVE_OUTPUT}:
+        return f"{sorted(tags & {REMOVE_INPUT, REMOVE_OUTPUT})} are for code cells"
+    return None
 
 
 def validate_exercises(notebook, name="notebook"):
@@ -230,7 +314,11 @@ def tidy_all(check=False, root=ROOT):
     for folder in ("notebooks", "solutions"):
         for path in sorted((pathlib.Path(root) / folder).glob("*.ipynb")):
             notebook = read(path)
-            tidied = tidy(notebook)
+            try:
+                tidied = tidy(notebook)
+            except NotebookFormatError as error:
+                raise NotebookFormatError(f"{folder}/{path.name}: {error}") from None
+            stamp_colab_badge(tidied, folder, path.name)
             if tidied != notebook or path.read_text(encoding="utf-8") != (
                 json.dumps(tidied, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
             ):
@@ -269,9 +357,14 @@ def _cli_build(arguments):
 
 def _cli_tidy(arguments):
     """``course tidy [--check]``."""
-    untidy = tidy_all(check=arguments.check)
+    try:
+        untidy = tidy_all(check=arguments.check)
+    except NotebookFormatError as error:
+        print(f"error: {error}")
+        return 1
     if arguments.check and untidy:
-        print(f"untidy notebooks (outputs or ids): {', '.join(untidy)}: run 'make tidy'.")
+        names = ", ".join(untidy)
+        print(f"untidy notebooks (outputs, ids, tags or Colab link): {names}: run 'make tidy'.")
         return 1
     print(f"{len(untidy)} notebooks {'untidy' if arguments.check else 'tidied'}.")
     return 0

@@ -1,26 +1,20 @@
-"""The slide build: cell roles, offline decks, and a real browser with the network blocked.
+"""The slide build without a browser: cell roles from tags and headings, the lint, the HTML.
 
-The browser tests build the fixture deck (tests/slides_fixtures/) executed in fast mode, and every
-lecture notebook's deck unexecuted (layout, formulas, navigation: executing them all again would
-double the notebooks' share of ``make test``; ``course slides --fast`` checks the executed decks).
-Screenshots land in _build/slides/screenshots/test/.
+The browser tests are in test_slides_browser.py; the tags' rules in ``course tidy`` in
+test_slides_tags.py.
 """
 
-import argparse
-import json
 import pathlib
-import shutil
 
 import nbformat
 import pytest
 
-from course_tools import notebooks, slides
+from course_tools import notebooks
+from course_tools.slides import assets, command, roles, template
 
 FIXTURES = pathlib.Path(__file__).parent / "slides_fixtures"
 DEMO = FIXTURES / "slides_demo.ipynb"
-SCREENSHOTS = notebooks.ROOT / "_build" / "slides" / "screenshots" / "test"
 md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-needs_browser = pytest.mark.skipif(slides.find_browser() is None, reason="chromium not installed")
 
 
 def stream(text, name="stdout"):
@@ -33,17 +27,9 @@ def display(data):
     return nbformat.v4.new_output("display_data", data=data)
 
 
-def course_slides(*arguments):
-    """Run ``course slides`` (only this subcommand: the test depends on no other module)."""
-    parser = argparse.ArgumentParser(prog="course")
-    slides.add_cli(parser.add_subparsers(dest="command", required=True))
-    parsed = parser.parse_args(["slides", *arguments])
-    return parsed.handler(parsed)
-
-
-def roles(notebook):
-    """The slide types that prepare() gives the cells."""
-    return [cell.metadata.slideshow["slide_type"] for cell in slides.prepare(notebook).cells]
+def roles_of(notebook):
+    """The slide types that prepare() gives the cells that remain."""
+    return [cell.metadata.slideshow["slide_type"] for cell in roles.prepare(notebook).cells]
 
 
 @pytest.mark.parametrize(
@@ -53,11 +39,11 @@ def roles(notebook):
         stream("32/32 ━━━━━━━━━━━━━━━━━━━━ 1s 20ms/step - loss: 0.4\n"),
         stream("32/32 - 1s - 20ms/step - loss: 0.4\n"),
         stream("any warning\n", name="stderr"),
-        display({slides.WIDGET_VIEW: {}, "text/plain": "training:  40%|████      | 2/5"}),
+        display({roles.WIDGET_VIEW: {}, "text/plain": "training:  40%|████      | 2/5"}),
     ],
 )
 def test_logs_are_recognised(output):
-    assert slides.is_log(output)
+    assert roles.is_log(output)
 
 
 @pytest.mark.parametrize(
@@ -69,72 +55,97 @@ def test_logs_are_recognised(output):
     ],
 )
 def test_results_are_not_logs(output):
-    assert not slides.is_log(output)
+    assert not roles.is_log(output)
 
 
-def test_roles_come_from_the_notebook_structure():
-    long_code = "\n".join(f"x{i} = {i}" for i in range(slides.LONG_INPUT_LINES + 1))
+def test_headings_and_tags_decide_the_roles():
+    figure = display({"image/png": "iVBOR", "text/plain": "<Figure>"})
     cells = [
         md("# 01 · Title\n\nOverview."),
-        code("# Setup\nimport numpy"),
+        code("# Setup\nimport numpy", metadata={"tags": ["remove-cell"]}),
         md("## First section\n\ntext"),
         md("a note", metadata={"tags": ["notes"]}),
-        code("model.fit(...)", outputs=[stream("Epoch 1/2\n"), stream("bar", name="stderr")]),
-        code("result", outputs=[stream("3\n"), stream("warning", name="stderr")]),
-        code(long_code, outputs=[stream("shown\n")]),
-        code(long_code),
-        code("import os", metadata={"tags": ["setup"]}),
-        md("### A subheading stays on the slide"),
+        code("plot()", outputs=[figure], metadata={"tags": ["remove-input"]}),
+        code("model = build()", outputs=[stream("3\n")], metadata={"tags": ["remove-output"]}),
+        md("### A sub-slide"),
+        md("- on the next click", metadata={"tags": ["fragment"]}),
+        code("fit()", outputs=[stream("Epoch 1/2\n"), stream("bar", name="stderr")]),
+        code("print(1)", outputs=[stream("1\n")], metadata={"tags": ["remove-input"]}),
+        code("setup()", metadata={"tags": ["remove-input"]}),  # nothing left to show
+        md("#### A small heading stays on its slide"),
         md("## Summary"),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
-    expected = ["slide", "skip", "slide", "notes", "skip", "-", "-", "skip", "skip", "-", "slide"]
-    assert roles(notebook) == expected
-    prepared = slides.prepare(notebook)
-    assert [output.text for output in prepared.cells[5].outputs] == ["3\n"]  # stderr dropped
-    assert prepared.cells[6].metadata.transient == {"remove_source": True}
+    expected = ["slide", "slide", "notes", "-", "-", "subslide", "fragment", "-", "-", "skip"]
+    assert roles_of(notebook) == expected + ["-", "slide"]
+    prepared = roles.prepare(notebook)
+    assert prepared.cells[3].metadata.transient == {"remove_source": True}  # figure, no code
+    assert prepared.cells[4].outputs == [] and "model" in prepared.cells[4].source
+    assert prepared.cells[7].outputs == []  # log and stderr dropped
     assert "slideshow" not in notebook.cells[2].metadata  # the input is left alone
+    assert roles.summary(prepared, "x")["slides"] == 4  # title, First, sub-slide, Summary
 
 
-def test_first_visible_cell_starts_a_slide_and_badge_goes():
+def test_first_visible_cell_starts_a_slide_and_the_colab_link_goes():
     badge = notebooks.colab_badge("notebooks", "01_x.ipynb")
     notebook = nbformat.v4.new_notebook(cells=[md(f"Intro without heading. {badge}"), md("## A")])
-    prepared = slides.prepare(notebook)
-    assert roles(notebook) == ["slide", "slide"]
+    prepared = roles.prepare(notebook)
+    assert roles_of(notebook) == ["slide", "slide"]
     assert "colab" not in prepared.cells[0].source.lower()
 
 
 def test_widgets_are_dropped():
-    widget = display({slides.WIDGET_VIEW: {"model_id": "1"}, "text/plain": "interactive(...)"})
+    widget = display({roles.WIDGET_VIEW: {"model_id": "1"}, "text/plain": "interactive(...)"})
     outputs = [widget, display({"text/plain": "kept"})]
-    notebook = nbformat.v4.new_notebook(
-        cells=[md("# T"), code("setup"), code("explore()", outputs=outputs)]
-    )
+    notebook = nbformat.v4.new_notebook(cells=[md("# T"), code("explore()", outputs=outputs)])
     notebook.metadata["widgets"] = {"state": {}}
-    prepared = slides.prepare(notebook)
-    assert len(prepared.cells[2].outputs) == 1
+    prepared = roles.prepare(notebook)
+    assert len(prepared.cells[1].outputs) == 1
     assert "widgets" not in prepared.metadata
 
 
 def test_fixture_summary():
-    prepared = slides.prepare(notebooks.read(DEMO))
-    summary = slides.summary(prepared, "slides_demo")
+    prepared = roles.prepare(notebooks.read(DEMO))
+    summary = roles.summary(prepared, "slides_demo")
     # Unexecuted: no figure yet. Formulas: inline and display on a slide, two in the notes.
     assert summary == {
         "name": "slides_demo",
         "title": "99 · Slides fixture",
-        "slides": 5,
+        "slides": 6,
         "notes": 1,
         "formulas": 4,
         "images": 0,
     }
 
 
-@pytest.mark.parametrize("folder", ["notebooks", "solutions"])
-def test_notebooks_carry_no_slideshow_metadata(folder):
-    for path in sorted((notebooks.ROOT / folder).glob("*.ipynb")):
-        for cell in notebooks.read(path).cells:
-            assert "slideshow" not in cell.metadata, f"{path.name}: roles are assigned on the fly"
+def test_lint_names_long_code_plain_formulas_and_short_decks():
+    long_code = "\n".join(f"x{i} = {i}" for i in range(roles.MAX_CODE_LINES + 1))
+    cells = [
+        md("# 01 · T"),
+        md("## Sizes\n\nThe matrix W^T, and $W^T$ as LaTeX, and `x^2` as code."),
+        code(long_code),
+        code(long_code, metadata={"tags": ["remove-input"]}),  # not shown: fine
+        md("The square x^2 in the notes.", metadata={"tags": ["notes"]}),
+    ]
+    problems = roles.lint(nbformat.v4.new_notebook(cells=cells), "01")
+    assert len(problems) == 4, problems
+    assert "slide 'Sizes': a code cell of 16 lines is shown" in problems[1]
+    assert "formula in plain text ... matrix W^T, and" in problems[0]
+    assert "x^2" in problems[2]
+    assert problems[3] == f"01: 2 slides; a lecture's deck needs at least {roles.MIN_SLIDES}"
+
+
+def test_notebooks_carry_no_slideshow_metadata():
+    for folder in ("notebooks", "solutions"):
+        for path in sorted((notebooks.ROOT / folder).glob("*.ipynb")):
+            for cell in notebooks.read(path).cells:
+                assert "slideshow" not in cell.metadata, f"{path.name}: roles come from tags"
+
+
+@pytest.mark.parametrize("path", command.lecture_paths(), ids=lambda path: path.stem)
+def test_lecture_follows_the_deck_conventions(path):
+    """At least 25 slides, no code cell over 15 lines shown, formulas in LaTeX."""
+    assert roles.lint(notebooks.read(path), path.stem) == []
 
 
 def test_remote_references_are_found():
@@ -143,118 +154,28 @@ def test_remote_references_are_found():
         'href="//cdn.example/x.css"><style>@import url(https://fonts.googleapis.com/x);</style>'
         "<script type=module>import m from 'https://cdn/mermaid.mjs';</script>"
     )
-    assert len(slides.remote_references(html)) == 4
+    assert len(assets.remote_references(html)) == 4
     local = '<script src="lib/reveal.js/dist/reveal.js"></script><a href="https://x.org">x</a>'
-    assert slides.remote_references(local) == []
+    assert assets.remote_references(local) == []
 
 
 def test_rendered_deck_is_self_contained(tmp_path):
-    prepared = slides.prepare(notebooks.read(DEMO))
-    html = slides.render(prepared, DEMO.parent)
-    assert slides.remote_references(html) == []
-    slides.copy_assets(tmp_path)
+    prepared = roles.prepare(notebooks.read(DEMO))
+    html = template.render(prepared, DEMO.parent)
+    assert assets.remote_references(html) == []
+    assets.copy_assets(tmp_path)
     for reference in ("lib/reveal.js/dist/reveal.js", "lib/mathjax/es5/tex-svg-full.js"):
         assert reference in html
         assert (tmp_path / reference).is_file()
     theme = (tmp_path / "lib/reveal.js/dist/theme/white.css").read_text(encoding="utf-8")
-    assert slides.remote_references(theme) == []
-    for package in slides.ASSETS:
+    assert assets.remote_references(theme) == []
+    for package in assets.ASSETS:
         assert (tmp_path / "lib" / package / "LICENSE").is_file()
+    assert html.count('class="fragment"') == 1
+    assert "printed in the notebook, not on the slide" not in html  # remove-output
+    assert '<span class="n">long_helper</span>' in html and "def long_helper" not in html
 
 
 def test_only_rejects_unknown_names():
     with pytest.raises(ValueError, match="matches 0 notebooks"):
-        slides.lecture_paths(["no_such_lecture"])
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module's browser tests."""
-    with slides.Browser() as running:
-        yield running
-
-
-@pytest.mark.slow
-@pytest.mark.browser
-@needs_browser
-def test_fixture_deck_builds_and_works_offline(tmp_path, capsys):
-    status = course_slides("--only", str(DEMO), "--fast", "--out", str(tmp_path))
-    printed = capsys.readouterr().out
-    assert status == 0, printed
-    assert "[1/1] slides_demo: 5 slides in" in printed
-    assert "checked slides_demo in Chromium offline: ok" in printed
-    manifest = json.loads((tmp_path / "decks.json").read_text(encoding="utf-8"))
-    deck = manifest["decks"][0]
-    assert deck["mode"] == "fast"
-    assert (deck["slides"], deck["notes"], deck["formulas"], deck["images"]) == (5, 1, 4, 1)
-    index = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert 'href="slides_demo.html">99 · Slides fixture</a>' in index
-    assert "5 slides, fast mode" in index
-    html = (tmp_path / "slides_demo.html").read_text(encoding="utf-8")
-    assert "data:image/png;base64" in html
-    assert "<pre>final loss 0.25" in html
-    assert "Epoch 1/2" not in html and "<pre>warning: shown only" not in html
-    assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html
-    assert html.count("long_helper") == 1  # the call is shown, not the long definition
-    assert "COURSE_PACKAGE" not in html  # the Setup cell
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tmp_path / "screenshots" / "slides_demo.png", SCREENSHOTS / "slides_demo.png")
-
-
-@pytest.mark.browser
-@needs_browser
-def test_speaker_view_shows_the_notes(tmp_path, browser):
-    prepared = slides.prepare(notebooks.read(DEMO))
-    slides.copy_assets(tmp_path)
-    (tmp_path / "demo.html").write_text(slides.render(prepared, DEMO.parent), encoding="utf-8")
-    session = browser.open_page((tmp_path / "demo.html").as_uri())
-    browser.evaluate(session, slides.INSPECT)  # waits for reveal.js and MathJax
-    shown, problems = slides.speaker_notes(browser, session, 1)
-    assert shown is not None and shown["text"].startswith("Say: padding"), shown
-    # Both formulas arrive typeset and drawn, and no hidden MathML copy shows up as text.
-    assert "$" not in shown["text"] and "=" not in shown["text"], shown
-    assert shown["formulas"] == shown["drawn"] == 2, shown
-    assert problems == []
-
-
-@pytest.mark.browser
-@needs_browser
-def test_tall_slides_shrink_to_fit_then_scroll(tmp_path, browser):
-    lines = lambda count: "\n".join(f"- point {i}" for i in range(count))  # noqa: E731
-    cells = [md("# Fits\n\n" + lines(5)), md("## A bit tall\n\n" + lines(22))]
-    cells.append(md("## Far too tall\n\n" + lines(80)))
-    prepared = slides.prepare(nbformat.v4.new_notebook(cells=cells))
-    slides.copy_assets(tmp_path)
-    (tmp_path / "tall.html").write_text(slides.render(prepared, tmp_path), encoding="utf-8")
-    found = slides.check_deck(browser, tmp_path / "tall.html", slides.summary(prepared, "t"))
-    assert found["errors"] == []
-    assert found["tall"] == 1  # the bit-tall slide shrank; the far-too-tall one scrolls
-
-
-@pytest.mark.browser
-@needs_browser
-def test_broken_deck_is_reported(tmp_path, browser):
-    cells = [
-        md("# Broken\n\n$\\frac{1}{$ and <img src='https://example.com/x.png'>"),
-        md("## Second"),
-    ]
-    prepared = slides.prepare(nbformat.v4.new_notebook(cells=cells))
-    slides.copy_assets(tmp_path)
-    (tmp_path / "broken.html").write_text(slides.render(prepared, tmp_path), encoding="utf-8")
-    found = slides.check_deck(browser, tmp_path / "broken.html", slides.summary(prepared, "b"))
-    text = "\n".join(found["errors"])
-    assert "formulas failed" in text
-    assert "images did not load" in text
-    assert "network request: https://example.com/x.png" in text
-
-
-@pytest.mark.slow
-@pytest.mark.browser
-@needs_browser
-def test_lecture_decks_work_offline(tmp_path):
-    paths = slides.lecture_paths()
-    if not paths:
-        pytest.skip("no lecture notebooks yet")
-    decks, failures = slides.build(paths, tmp_path, run=False)
-    assert failures == []
-    assert slides.check(decks, tmp_path, screenshots=SCREENSHOTS) == []
+        command.lecture_paths(["no_such_lecture"])
