@@ -10,7 +10,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Test workers: one per core by default; `make test WORKERS=1` to run serially.
 WORKERS ?= auto
 
-.PHONY: lab test test-steps lint format tidy assignments lectures slides grade bench system-packages clean
+.PHONY: lab test test-steps lint format tidy assignments lectures slides handouts grade bench system-packages clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -18,6 +18,10 @@ $(STAMP): requirements.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	@# nbgrader is there for the instructors' exports; students in `make lab` need none of its menus.
+	for part in formgrader validate_assignment assignment_list course_list; do \
+	  $(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$part >/dev/null; done
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	touch $(STAMP)
 
 system-packages:
@@ -59,6 +63,9 @@ lectures: $(STAMP)
 
 slides: $(STAMP) system-packages
 	$(BIN)/course slides
+
+handouts: $(STAMP) system-packages
+	$(BIN)/course slides --pdf
 
 grade: $(STAMP)
 	$(BIN)/course grade $(ASSIGNMENT) $(SUBMISSIONS) --out _build/grades/$(ASSIGNMENT)
