@@ -163,6 +163,8 @@ def determinism_lines(stored):
         where = f"`{check['notebook']}` run again at seed {check['seed']} in a fresh process"
         if check.get("error"):
             lines.append(f"Same seed twice: {where} failed: {check['error']}.")
+        elif not check.get("first"):
+            lines.append(f"Same seed twice: {where} reported no figure to compare.")
         elif difference == 0:
             lines.append(f"Same seed twice: {where} reported the same figures, bit for bit.")
         else:
@@ -196,15 +198,20 @@ def _relative_width(summary):
 def markdown(stored, mode):
     """The Markdown of one mode's results: notebooks, figures, comparisons, other measures."""
     records = stored["notebooks"]
-    lines = notebook_table(records, mode) + ["", *figure_table(records, mode)]
-    if stored.get("comparisons"):
-        lines += ["", *comparison_table(stored["comparisons"])]
-    lines += [f"- {failure}" for failure in stored.get("comparison_failures", [])]
+    lines = ["### Notebooks", "", *notebook_table(records, mode)]
+    lines += ["", "### Figures", "", *figure_table(records, mode)]
+    if stored.get("comparisons") or stored.get("comparison_failures"):
+        lines += ["", "### Against public recipes", ""]
+        lines += comparison_table(stored.get("comparisons", []))
+        failures = stored.get("comparison_failures", [])
+        lines += [""] * bool(failures) + [f"- FAILED: {failure}" for failure in failures]
     if stored["measures"]:
-        lines += ["", "| measure | value |", "| --- | --- |"]
+        lines += ["", "### Grading and tests", "", "| measure | value |", "| --- | --- |"]
         lines += [f"| {name} | {value} |" for name, value in stored["measures"]]
     if mode != "fast":
-        lines += ["", *determinism_lines(stored)]
+        lines += ["", "### Determinism"]
+        for paragraph in determinism_lines(stored):
+            lines += ["", paragraph]
     return "\n".join(lines) + "\n"
 
 

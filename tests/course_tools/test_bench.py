@@ -75,6 +75,7 @@ def test_figures_that_moved_between_two_runs_of_one_seed_are_measured_and_said()
     assert bench_stats.largest_difference(first, moved) == (0.25, "b")
     assert bench_stats.largest_difference(first, {"a": {"value": 0.5}})[0] == float("inf")
     check = {"notebook": "n.ipynb", "seed": 0, "difference": 0.25, "figure": "b", "error": None}
+    check["first"] = first
     [said, _] = bench_page.determinism_lines({"determinism": check, "notebooks": []})
     assert "differ by up to 0.25 (b): on this machine runs are not bit-reproducible" in said
 
