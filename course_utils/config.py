@@ -16,6 +16,7 @@ import sys
 
 MODES = ("fast", "default", "full")
 MODE_VARIABLES = ("COURSE_FAST", "COURSE_SCALE")
+SEED_VARIABLE = "COURSE_SEED"  # set by ``course bench --seeds N``; unset, runs use DEFAULT_SEED
 DEFAULT_SEED = 0
 
 
@@ -31,20 +32,24 @@ def mode():
     raise ValueError(f"COURSE_SCALE={scale!r} is not a mode: set it to one of {', '.join(MODES)}.")
 
 
-def environment(mode, base=None):
+def environment(mode, base=None, seed=None):
     """A copy of ``base`` (default: this process's environment) in which ``mode()`` is ``mode``.
 
-    The one place that turns a mode back into environment variables: every tool that starts a
-    notebook or a kernel in a given mode (tests, benchmark, slides, grader) asks here.
+    The one place that turns a mode (and a seed, default ``DEFAULT_SEED``) back into environment
+    variables: every tool that starts a notebook or a kernel in a given mode (tests, benchmark,
+    slides, grader) asks here.
     """
     if mode not in MODES:
         raise ValueError(f"{mode!r} is not a mode: use one of {', '.join(MODES)}.")
     source = os.environ if base is None else base
-    variables = {key: value for key, value in source.items() if key not in MODE_VARIABLES}
+    unset = (*MODE_VARIABLES, SEED_VARIABLE)
+    variables = {key: value for key, value in source.items() if key not in unset}
     if mode == "fast":
         variables["COURSE_FAST"] = "1"
     elif mode == "full":
         variables["COURSE_SCALE"] = "full"
+    if seed is not None:
+        variables[SEED_VARIABLE] = str(int(seed))
     return variables
 
 
@@ -106,8 +111,24 @@ def import_tensorflow_quietly():
     return tensorflow
 
 
-def seed_everything(seed=DEFAULT_SEED):
-    """Seed Python, NumPy and Keras, and ask TensorFlow for deterministic ops."""
+def run_seed():
+    """This run's seed: ``DEFAULT_SEED``, or the one ``course bench --seeds`` gave the notebook.
+
+    A cell that reseeds before training a model writes ``keras.utils.set_random_seed(
+    config.run_seed())``, never a literal, so the benchmark's seeds reach every model.
+    """
+    text = os.environ.get(SEED_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_SEED
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{SEED_VARIABLE}={text!r} is not a whole number.") from None
+
+
+def seed_everything(seed=None):
+    """Seed Python, NumPy and Keras (default: :func:`run_seed`); ask for deterministic ops."""
+    seed = run_seed() if seed is None else seed
     import_tensorflow_quietly()
     import keras
     import tensorflow as tf
@@ -118,8 +139,11 @@ def seed_everything(seed=DEFAULT_SEED):
     return seed
 
 
-def setup(seed=DEFAULT_SEED):
-    """Prepare a notebook: quiet logs, seeds, determinism. Returns the mode in use."""
+def setup(seed=None):
+    """Prepare a notebook: quiet logs, seeds (default: :func:`run_seed`), determinism.
+
+    Returns the mode in use.
+    """
     seed_everything(seed)
     import matplotlib
 
