@@ -320,7 +320,8 @@ def _cli_tidy(arguments):
     """``course tidy [--check]``."""
     untidy = tidy_all(check=arguments.check)
     if arguments.check and untidy:
-        print(f"untidy notebooks (outputs, ids, Colab stanza): {', '.join(untidy)}: run 'make tidy'.")
+        names = ", ".join(untidy)
+        print(f"untidy notebooks (outputs, ids, Colab stanza): {names}: run 'make tidy'.")
         return 1
     print(f"{len(untidy)} notebooks {'untidy' if arguments.check else 'tidied'}.")
     return 0
