@@ -41,7 +41,7 @@ def pooling_outputs(backbone):
     return keras.Model(backbone.input, outputs, name="vgg16_pools")
 
 
-# notebooks/04_fcn_vgg.ipynb, cell bilinear-kernel
+# notebooks/04_fcn_vgg.ipynb, cell bilinear-ramp
 def bilinear_ramp(kernel_size):
     """The 1-D triangle of bilinear interpolation over ``kernel_size`` taps."""
     factor = (kernel_size + 1) // 2
@@ -49,6 +49,7 @@ def bilinear_ramp(kernel_size):
     return (1 - np.abs(np.arange(kernel_size) - centre) / factor).astype(np.float32)
 
 
+# notebooks/04_fcn_vgg.ipynb, cell bilinear-kernel
 def bilinear_kernel(kernel_size, num_classes):
     """(k, k, C, C) Conv2DTranspose weights: the 2-D triangle for each class, classes unmixed."""
     triangle = np.outer(bilinear_ramp(kernel_size), bilinear_ramp(kernel_size))
@@ -62,18 +63,16 @@ def bilinear_upsampling(num_classes, factor, name=None, initializer="bilinear"):
     """Conv2DTranspose upsampling class scores by ``factor``: starts bilinear, stays trainable."""
     if initializer == "bilinear":
         initializer = keras.initializers.Constant(bilinear_kernel(2 * factor, num_classes))
+    options = {"strides": factor, "padding": "same", "use_bias": False, "name": name}
     return keras.layers.Conv2DTranspose(
-        num_classes,
-        2 * factor,
-        strides=factor,
-        padding="same",
-        use_bias=False,
-        kernel_initializer=initializer,
-        name=name,
+        num_classes, 2 * factor, kernel_initializer=initializer, **options
     )
 
 
 # notebooks/04_fcn_vgg.ipynb, cell skip-inputs
+FCN_STRIDES = {"32s": 32, "16s": 16, "8s": 8}
+
+
 def skip_inputs(feature_shapes):
     """Keras inputs for cached maxp3, maxp4 and maxp5 (a size may be None: any image size)."""
     return [keras.Input(shape, name=name) for shape, name in zip(feature_shapes, SKIP_LAYERS)]
@@ -101,9 +100,6 @@ def add_skip(scores, pooled, name, upsampling="bilinear"):
 
 
 # notebooks/04_fcn_vgg.ipynb, cell fcn-head
-FCN_STRIDES = {"32s": 32, "16s": 16, "8s": 8}
-
-
 def fcn_head(num_classes, variant, feature_shapes, upsampling="bilinear"):
     """FCN-32s, 16s or 8s: cached maxp3, maxp4, maxp5 in, class probabilities per pixel out."""
     maxp3, maxp4, maxp5 = skip_inputs(feature_shapes)
@@ -138,21 +134,26 @@ def class_weights(masks, num_classes, ignore=255):
     return weights.astype(np.float32)
 
 
+# notebooks/04_fcn_vgg.ipynb, cell pixel-crossentropy
+def pixel_crossentropy(y_true, y_pred, ignore=255):
+    """-log p of the true class at each pixel, its label, and 1 where it is labelled (else 0)."""
+    y_true = keras.ops.cast(keras.ops.reshape(y_true, keras.ops.shape(y_pred)[:-1]), "int32")
+    labelled = keras.ops.not_equal(y_true, ignore)
+    labels = keras.ops.where(labelled, y_true, 0)  # any valid class: weighed 0 below
+    losses = keras.ops.sparse_categorical_crossentropy(labels, y_pred)
+    return losses, labels, keras.ops.cast(labelled, "float32")
+
+
 # notebooks/04_fcn_vgg.ipynb, cell weighted-crossentropy
 def weighted_crossentropy(weights=None, ignore=255):
     """Cross-entropy per pixel, weighted by the true class, averaged over labelled pixels."""
+    table = None if weights is None else keras.ops.convert_to_tensor(weights, "float32")
 
     def loss(y_true, y_pred):
-        y_true = keras.ops.cast(keras.ops.reshape(y_true, keras.ops.shape(y_pred)[:-1]), "int32")
-        labelled = keras.ops.not_equal(y_true, ignore)
-        labels = keras.ops.where(labelled, y_true, 0)  # any valid class: masked out below
-        pixel_loss = keras.ops.sparse_categorical_crossentropy(labels, y_pred)
-        weight = keras.ops.cast(labelled, "float32")
-        if weights is not None:
-            weight = weight * keras.ops.take(
-                keras.ops.convert_to_tensor(weights, "float32"), labels
-            )
-        return keras.ops.sum(pixel_loss * weight) / keras.ops.maximum(keras.ops.sum(weight), 1e-6)
+        losses, labels, weight = pixel_crossentropy(y_true, y_pred, ignore)
+        if table is not None:
+            weight = weight * keras.ops.take(table, labels)
+        return keras.ops.sum(losses * weight) / keras.ops.maximum(keras.ops.sum(weight), 1e-6)
 
     return loss
 
@@ -171,45 +172,35 @@ def hypercolumn_head(num_classes, feature_shapes, hidden=128):
     return keras.Model([maxp3, maxp4, maxp5], probabilities, name="hypercolumn_head")
 
 
-# notebooks/04_fcn_vgg.ipynb, cell crf-kernel
-def gaussian_of_distance(size, scale):
+# notebooks/04_fcn_vgg.ipynb, cell gaussian-1d
+def gaussian_1d(size, scale):
     """(size, size) matrix exp(-(a - b)^2 / (2 scale^2)) for positions a, b along one axis."""
     positions = np.arange(size, dtype=np.float32)
     return np.exp(-(np.subtract.outer(positions, positions) ** 2) / (2 * scale**2))
 
 
-def crf_kernel(
-    image,
-    position_scale=5.0,
-    intensity_scale=0.15,
-    smoothness_scale=1.0,
-    appearance_weight=4.0,
-    smoothness_weight=1.0,
-):
+# notebooks/04_fcn_vgg.ipynb, cell crf-kernel
+def crf_kernel(image, position=5.0, intensity=0.15, smoothness=1.0, weights=(4.0, 1.0)):
     """(P, P) weights k(i, j) between every two of the P pixels of an (H, W, channels) image."""
     height, width = image.shape[:2]
-    near = np.kron(
-        gaussian_of_distance(height, position_scale), gaussian_of_distance(width, position_scale)
-    )
+    near = np.kron(gaussian_1d(height, position), gaussian_1d(width, position))
     colours = image.reshape(height * width, -1).T  # one row per channel
-    difference = sum(np.subtract.outer(channel, channel) ** 2 for channel in colours)
-    alike = np.exp(-difference / (2 * intensity_scale**2))
-    close = np.kron(
-        gaussian_of_distance(height, smoothness_scale),
-        gaussian_of_distance(width, smoothness_scale),
-    )
-    kernel = appearance_weight * near * alike + smoothness_weight * close
+    contrast = sum(np.subtract.outer(channel, channel) ** 2 for channel in colours)
+    alike = np.exp(-contrast / (2 * intensity**2))
+    close = np.kron(gaussian_1d(height, smoothness), gaussian_1d(width, smoothness))
+    kernel = weights[0] * near * alike + weights[1] * close
     np.fill_diagonal(kernel, 0.0)  # a pixel sends no message to itself
     return kernel
 
 
-# notebooks/04_fcn_vgg.ipynb, cell mean-field
+# notebooks/04_fcn_vgg.ipynb, cell softmax
 def softmax(logits):
     """Softmax over the last axis, computed stably."""
     exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
+# notebooks/04_fcn_vgg.ipynb, cell mean-field
 def mean_field(probabilities, kernel, iterations=5):
     """The CRF's approximate marginals (H, W, C) from the network's probabilities (H, W, C)."""
     height, width, num_classes = probabilities.shape

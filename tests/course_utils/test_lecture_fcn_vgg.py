@@ -162,7 +162,7 @@ def tiny_crf(seed=0, shape=(2, 3), classes=2):
     rng = np.random.default_rng(seed)
     image = rng.random((*shape, 1)).astype(np.float32)
     probabilities = rng.dirichlet(np.ones(classes), shape).astype(np.float32)
-    kernel = fcn_vgg.crf_kernel(image, position_scale=1.5, intensity_scale=0.3)
+    kernel = fcn_vgg.crf_kernel(image, position=1.5, intensity=0.3)
     return image, probabilities, kernel
 
 
