@@ -5,7 +5,7 @@ then run ``make lectures``; ``make test`` fails while this file and the lecture 
 """
 
 
-# notebooks/04_fcn_vgg.ipynb, cell cell-002
+# notebooks/04_fcn_vgg.ipynb, cell lecture-imports
 import keras
 import numpy as np
 
