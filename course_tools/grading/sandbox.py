@@ -248,7 +248,7 @@ def _read_results(work, ended):
     path = work / "results.json"
     results = {"cells": {}}
     if path.exists():
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, RecursionError):
             results = json.loads(path.read_text(encoding="utf-8"))
     results["ended"] = ended
     results["complete"] = path.exists()

@@ -338,6 +338,8 @@ def _decode_model(content):
     import keras
 
     try:
+        # Keras consumes parts of the configuration it is given: rebuild from a copy.
+        config = json.loads(json.dumps(config))
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)
         if not _is_model(model):
             return Unsupported("malformed model")

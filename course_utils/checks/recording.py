@@ -48,7 +48,11 @@ def find_check(path, extra_modules=()):
         or not module_name.replace(".", "").isidentifier()
     ):
         raise LookupError(f"not a course check: {path!r}")
-    check = getattr(importlib.import_module(module_name), attribute, None)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise LookupError(f"no check module {module_name!r} ({error})") from error
+    check = getattr(module, attribute, None)
     if not isinstance(check, checks.Check):
         raise LookupError(f"not a course check: {path!r}")
     return check

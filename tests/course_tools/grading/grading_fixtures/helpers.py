@@ -15,7 +15,7 @@ PASS_2_HIDDEN = "Exercise 2 passed: hidden normalization cases pass."
 FULL_MARKS = {1: 3, 2: 3}
 ZERO = {1: 0, 2: 0}
 # Small limits: the self-test needs little, and the attack tests must stay quick.
-TEST_LIMITS = pipeline.Limits(cell_timeout=10, timeout=150, memory_bytes=int(1.5 * 2**30))
+TEST_LIMITS = pipeline.Limits(cell_timeout=45, timeout=300, memory_bytes=int(1.5 * 2**30))
 
 BODY_1 = """    if padding == "same":
         return (size + stride - 1) // stride
