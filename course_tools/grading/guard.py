@@ -160,6 +160,9 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
     hidden = tuple(path.rstrip("/") + "/" for path in config["hidden"])
     readable = config.get("readable")
     readable = None if readable is None else tuple(p.rstrip("/") + "/" for p in readable)
+    # Folders whose names may be listed though their files are not all readable (the import
+    # system lists each folder of sys.path).
+    listable = frozenset(path.rstrip("/") + "/" for path in config.get("listable", ()))
     writable = tuple(path.rstrip("/") + "/" for path in config["writable"])
     trusted_cache, answer_files, instructor_files = {}, set(), set()
     module_snapshots, class_snapshots, user_modules, ipython = {}, {}, {}, {}
@@ -382,7 +385,9 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
             if path is None:
                 continue
             full = realpath(path) + "/"
-            if full.startswith(hidden) or (readable is not None and not full.startswith(readable)):
+            listing = event in ("os.listdir", "os.scandir") and full in listable
+            outside = readable is not None and not full.startswith(readable) and not listing
+            if full.startswith(hidden) or outside:
                 deny(f"access to {path}")
             if position in written and not full.startswith(writable):
                 deny(f"writing to {path}")

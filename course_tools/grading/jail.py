@@ -181,6 +181,7 @@ def _kernel_config(spec):
         "readable": readable,
         "hidden": hidden,
         "pid_file": str(pathlib.Path(spec["work"]) / "kernel.pid"),
+        "log_file": str(pathlib.Path(spec["work"]) / "kernel.log"),
         "python_path": spec.get("python_path", []),
     }
 

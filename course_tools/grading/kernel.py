@@ -67,6 +67,7 @@ def guard_config(config):
         "trusted": sorted(trusted),
         "hidden": config["hidden"],
         "readable": readable,
+        "listable": [os.path.realpath(path) for path in config.get("python_path", [])],
         "writable": [config["home"], config["workdir"], temp, os.devnull],
     }
 
@@ -108,6 +109,11 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     config = json.loads(pathlib.Path(argv[0]).read_text(encoding="utf-8"))
     connection = argv[argv.index("-f") + 1]
+    if config.get("log_file"):
+        # Opened as root, kept after dropping privileges: why a kernel died, for the grader.
+        log = os.open(config["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 2)
+        os.close(log)
     pathlib.Path(config["pid_file"]).write_text(str(os.getpid()))
     set_limits(config)
     connection_copy = copy_connection_file(connection, config)

@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import stat
@@ -31,6 +32,8 @@ KERNEL_NAME = "course-grader"
 ROOT_WORK_BASE = pathlib.Path("/run/course-grade")
 UNSHARE = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
 LOG_CHARACTERS = 4000
+# The last line of a Python traceback: "ModuleNotFoundError: No module named 'x'".
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)(:|$)")
 # Where an interpreter's own paths are read (isolated mode: no PYTHONPATH, no user site).
 PATHS_SCRIPT = """
 import importlib.util, json, os, sys
@@ -92,12 +95,12 @@ def _source_tree(folder):
 def readable_paths(python_path=(), local_modules=()):
     """Everything a graded kernel may read besides the system: interpreter, course, the
     solution's own modules (one file each, never their folder)."""
-    local = [
-        str(pathlib.Path(folder) / f"{name}.py")
-        for folder in python_path
-        for name in local_modules
-        if (pathlib.Path(folder) / f"{name}.py").exists()
-    ]
+    local = []
+    for folder in map(pathlib.Path, python_path):
+        for name in local_modules:
+            if (folder / f"{name}.py").exists():
+                local.append(str(folder / f"{name}.py"))
+                local += sorted(str(path) for path in folder.glob(f"__pycache__/{name}.*.pyc"))
     return [*interpreter_paths(), *local]
 
 
@@ -252,15 +255,27 @@ def _read_results(work, ended):
             results = json.loads(path.read_text(encoding="utf-8"))
     results["ended"] = ended
     results["complete"] = path.exists()
-    log = work / "sandbox.log"
-    results["log"] = log.read_text(errors="replace")[-LOG_CHARACTERS:] if log.exists() else ""
-    results["reason"] = log_reason(results["log"])
+    results["log"] = _tail(work / "sandbox.log")
+    # The kernel's own stderr (before ipykernel captures it): why a kernel did not start.
+    results["kernel_log"] = _tail(work / "kernel.log")
+    results["reason"] = log_reason(results["kernel_log"]) or log_reason(results["log"])
     return results
 
 
+def _tail(path):
+    """The end of a log file, or ""."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - LOG_CHARACTERS))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def log_reason(log):
-    """The line of a sandbox log that says what went wrong (the last error), or ""."""
+    """The line of a log that says what went wrong (the last exception raised), or ""."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    markers = ("Error", "error:", "Exception", "denied", "Killed", "No such file")
-    errors = [line for line in lines if any(marker in line for marker in markers)]
-    return (errors or [""])[-1][:300]
+    raised = [line for line in lines if EXCEPTION_LINE.match(line)]
+    markers = ("error:", "denied", "Killed", "No such file")
+    other = [line for line in lines if any(marker in line for marker in markers)]
+    return (raised or other or [""])[-1][:300]

@@ -16,7 +16,7 @@ import pytest
 from grading_fixtures import helpers
 
 from course_tools import cli, notebooks
-from course_tools.grading import assemble, bench, gradebook, inputs, reference, screen
+from course_tools.grading import assemble, bench, gradebook, inputs, reference, sandbox, screen
 
 MANIFEST = {"exercises": {"1": {}, "2": {}}, "modules": {"np": "numpy"}}
 
@@ -366,3 +366,30 @@ def test_benchmark_reports_submissions_per_minute(built, capsys):
     )
     assert result["submissions"] == 2 and result["per_minute"] > 0 and result["errors"] == 0
     assert "submissions/minute" in capsys.readouterr().out
+
+
+def test_a_path_the_kernel_cannot_read_is_named(tmp_path):
+    """The sandbox names a folder its user cannot enter, with its mode."""
+    folder = tmp_path / "private"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    folder.chmod(0o700)
+    assert sandbox.unreadable([str(folder)], 65534, 65534) == f"{folder} (mode 0700)"
+    folder.chmod(0o755)
+    assert sandbox.unreadable([str(folder)], 65534, 65534) is None
+
+
+@pytest.mark.slow
+def test_grading_stops_when_the_solution_fails_in_the_sandbox(built, tmp_path, monkeypatch, capsys):
+    """A kernel that cannot start (a memory limit far too small): one line naming the sandbox's
+    own error and the fix, exit status 1, and no student graded."""
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    helpers.write_submission(submissions, "student", {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
+    monkeypatch.setattr(reference, "BUILD_ROOT", built[0])
+    arguments = ["grade", str(helpers.SELFTEST), str(submissions), "--out", str(tmp_path / "out")]
+    assert cli.main([*arguments, "--memory", "0.1", "--jobs", "1"]) == 1
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("error")]
+    assert "solution scores 0/6 in the sandbox, so no submission was graded" in line
+    assert "memory" in line.split("Fix:")[0].lower() and "Fix: raise --memory" in line
+    assert not (tmp_path / "out").exists()

@@ -242,7 +242,8 @@ def detect_grading():
     detector = _lines(
         "import os",
         "WORDS = ('grad', 'nbval', 'pytest', 'sandbox', 'unshare', 'reference', 'solution')",
-        "GRADED = [k for k, v in os.environ.items()",
+        "# PATH leads to the environment, wherever it is installed (a clone named 'grader'...).",
+        "GRADED = [k for k, v in os.environ.items() if k != 'PATH'",
         "          if any(w in (k + '=' + v).lower() for w in WORDS)",
         "          or (k.startswith('COURSE_') and k != 'COURSE_FAST')",
         "          or k.startswith(('JUPYTER_', 'IPYTHON', 'PYTEST'))]",
@@ -435,10 +436,12 @@ def attempt(name, action):
         facts[name] = False
 attempt("read the solution", lambda: open(solution).read())
 attempt("list the sibling folder", lambda: os.listdir(sibling))
-try:
-    facts["course"] = sorted(os.listdir(course))
-except OSError:
-    facts["course"] = None
+visible = []
+for parent, folders, files in os.walk(course):
+    if parent == course:
+        folders[:] = [f for f in folders if f not in ("course_utils", "course_tools", ".venv")]
+    visible += [os.path.relpath(os.path.join(parent, name), course) for name in files]
+facts["course files"] = sorted(visible)[:20]
 for folder in ("/var/tmp", "/dev/shm", "/tmp", "/run/lock", "/run", "/", "/usr", "/etc"):
     name = os.path.join(folder, f"course-pwn-{token}")
     attempt(f"mkfifo {folder}", lambda: os.mkfifo(name + "-fifo"))
