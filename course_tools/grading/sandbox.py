@@ -16,6 +16,7 @@ limit) and the last error line of its log.
 
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import pathlib
@@ -100,7 +101,8 @@ def readable_paths(python_path=(), local_modules=()):
         for name in local_modules:
             if (folder / f"{name}.py").exists():
                 local.append(str(folder / f"{name}.py"))
-                local += sorted(str(path) for path in folder.glob(f"__pycache__/{name}.*.pyc"))
+                # Its cached byte code, which the import system looks for (existing or not).
+                local.append(importlib.util.cache_from_source(str(folder / f"{name}.py")))
     return [*interpreter_paths(), *local]
 
 

@@ -39,6 +39,7 @@ KERAS_MODULES = frozenset(
 KERAS_PREFIXES = (
     "keras.src.models.",
     "keras.src.layers.",
+    "keras.src.ops.",  # keras.ops on symbolic tensors: add, concatenate, resize, slicing
     "keras.src.initializers.",
     "keras.src.regularizers.",
     "keras.src.constraints.",

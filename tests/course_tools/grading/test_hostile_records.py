@@ -230,3 +230,28 @@ def test_the_judge_gives_no_pass_to_outputs_it_cannot_handle():
             assert status in (judge.FAILED, judge.ERROR), (outputs, message)
     finally:
         sys.path.remove(str(helpers.FIXTURES))
+
+
+def test_models_built_with_keras_ops_are_rebuilt():
+    """Honest builders use keras.ops on symbolic tensors (add, concatenate, resize, slices)."""
+    import keras
+
+    inputs_ = keras.Input((8, 8, 3))
+    outputs = keras.ops.concatenate([keras.ops.add(inputs_, 1.0), inputs_], axis=-1)
+    outputs = keras.ops.image.resize(keras.layers.Conv2D(2, 3)(outputs), (12, 12))[:, 1:-1]
+    model = keras.Model(inputs_, outputs)
+    rebuilt = plain.roundtrip(model)
+    images = np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32")
+    assert np.allclose(model(images), rebuilt(images))
+
+
+def test_every_run_error_says_why():
+    """A run without results names how the sandbox ended and its last error."""
+    results = {"cells": {}, "ended": "killed by SIGKILL", "complete": False, "reason": "Boom: x"}
+    assert verdict.run_errors({}, results) == [
+        "the sandbox produced no results (killed by SIGKILL: Boom: x)"
+    ]
+    results.update(complete=True, reason="MemoryError")
+    assert verdict.run_errors({}, results) == ["the notebook did not start (MemoryError)"]
+    results.update(ended="stopped at the 300 s time limit")
+    assert verdict.run_errors({}, results) == ["grading stopped at the 300 s time limit"]
