@@ -8,6 +8,11 @@ compares its printed pass line with the reference's.
 
 import copy
 
+# Imported here, before any grading thread starts: a lazy import from several threads at once
+# once gave an honest answer 0 (a partially initialised IPython module).
+from ipykernel import compiler
+from IPython.core import inputtransformer2
+
 from course_tools import notebooks
 from course_tools.grading import guard
 
@@ -50,9 +55,6 @@ def check_path(manifest, number, role):
 
 def guard_cells(assembled):
     """What the kernel's guard expects: each code cell's file name, role and transformed hash."""
-    from ipykernel import compiler
-    from IPython.core import inputtransformer2
-
     transformer = inputtransformer2.TransformerManager()
     expected = {}
     for cell in assembled.cells:

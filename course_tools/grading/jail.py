@@ -69,6 +69,16 @@ def build_root(spec):
             os.symlink(os.readlink(folder), root / folder.lstrip("/"))
         elif os.path.isdir(folder):
             _bind(folder, root / folder.lstrip("/"))
+    # The private /tmp first: what is installed under the machine's /tmp is bound into it.
+    (root / "tmp").mkdir(mode=0o755)
+    _mount(
+        "-t",
+        "tmpfs",
+        "-o",
+        f"size={spec['tmp_bytes']},mode=1777,nosuid,nodev",
+        "tmpfs",
+        root / "tmp",
+    )
     bound = []
     for path in sorted(_with_real_paths(spec["readable"])):
         target = pathlib.Path(path)
@@ -80,15 +90,6 @@ def build_root(spec):
     _devices(root)
     (root / "proc").mkdir(mode=0o755)
     _mount("-t", "proc", "-o", "nosuid,nodev,noexec", "proc", root / "proc")
-    (root / "tmp").mkdir(mode=0o755)
-    _mount(
-        "-t",
-        "tmpfs",
-        "-o",
-        f"size={spec['tmp_bytes']},mode=1777,nosuid,nodev",
-        "tmpfs",
-        root / "tmp",
-    )
     return root
 
 

@@ -112,7 +112,10 @@ def unreadable(paths, uid, gid):
         return None
     for path in paths:
         for item in _sample(pathlib.Path(path)):
-            info = os.stat(item)
+            try:
+                info = os.stat(item)
+            except OSError:
+                continue  # not there (byte code not compiled yet): nothing to read
             wanted = 0o5 if stat.S_ISDIR(info.st_mode) else 0o4
             if info.st_uid == uid:
                 mode = info.st_mode >> 6
