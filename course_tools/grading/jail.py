@@ -36,11 +36,18 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "
 DEVICES = ("null", "zero", "full", "random", "urandom")
 HOME, WORKDIR = "/tmp/home", "/tmp/notebook"
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # where mount and pivot_root live, whatever PATH says
+
+
+def _tool(name):
+    """The path of a system program (``mount``, ``pivot_root``), not only from PATH."""
+    return shutil.which(name, path=f"{os.environ.get('PATH', '')}:{SYSTEM_PATH}") or name
 
 
 def _mount(*arguments):
     """Run ``mount``; a failure stops the sandbox with mount's own message."""
-    done = subprocess.run(["mount", *map(str, arguments)], capture_output=True, text=True)
+    command = [_tool("mount"), *map(str, arguments)]
+    done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         message = (done.stderr or done.stdout).strip()
         raise RuntimeError(f"sandbox: mount {' '.join(map(str, arguments))} failed: {message}")
@@ -122,9 +129,10 @@ def pivot(root):
     old = root / ".old"
     old.mkdir(mode=0o700)
     _mount("-o", "remount,ro,bind", root)
-    subprocess.run(["pivot_root", str(root), str(old)], check=True, capture_output=True)
+    pivot_root, umount = _tool("pivot_root"), _tool("umount")
+    subprocess.run([pivot_root, str(root), str(old)], check=True, capture_output=True)
     os.chdir("/")
-    subprocess.run(["umount", "-l", "/.old"], check=True, capture_output=True)
+    subprocess.run([umount, "-l", "/.old"], check=True, capture_output=True)
 
 
 def _loopback_up():

@@ -31,7 +31,8 @@ import tempfile
 UNPRIVILEGED = "nobody"
 KERNEL_NAME = "course-grader"
 ROOT_WORK_BASE = pathlib.Path("/run/course-grade")
-UNSHARE = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+UNSHARE_OPTIONS = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 LOG_CHARACTERS = 4000
 # The last line of a Python traceback: "ModuleNotFoundError: No module named 'x'".
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)(:|$)")
@@ -55,10 +56,15 @@ class SandboxError(RuntimeError):
 @functools.cache
 def isolation():
     """How this machine isolates a graded notebook: "namespaces" (root) or "none"."""
-    if os.name != "posix" or os.geteuid() != 0 or shutil.which("unshare") is None:
+    if os.name != "posix" or os.geteuid() != 0 or _unshare() is None:
         return "none"
-    probe = subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=30)
+    probe = subprocess.run([_unshare(), *UNSHARE_OPTIONS, "true"], capture_output=True, timeout=30)
     return "namespaces" if probe.returncode == 0 else "none"
+
+
+def _unshare():
+    """The ``unshare`` program, from PATH or the system's folders (None: not installed)."""
+    return shutil.which("unshare", path=f"{os.environ.get('PATH', '')}:{SYSTEM_PATH}")
 
 
 def unprivileged_ids():
@@ -199,8 +205,8 @@ def _run_tree(work, spec):
     """Start the sandbox tree, wait for it (or kill it at the deadline), then kill its group."""
     command = [sys.executable, "-m", "course_tools.grading.jail", str(work / "spec.json")]
     if spec["isolated"]:
-        command = [*UNSHARE, *command]
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        command = [_unshare(), *UNSHARE_OPTIONS, *command]
+    environment = {"PATH": f"{os.environ.get('PATH', '')}:{SYSTEM_PATH}", "LANG": "C.UTF-8"}
     with open(work / "sandbox.log", "wb") as log:
         process = subprocess.Popen(
             command,
