@@ -188,6 +188,8 @@ def _kernel_config(spec):
         "environment": config.environment("fast", {}),
         "cells": spec["cells"],
         "readable": readable,
+        # The interpreter's site folders wherever they are (a path file may add another's).
+        "trusted": [path for path in spec["readable"] if os.path.isdir(path)],
         "hidden": hidden,
         "pid_file": str(pathlib.Path(spec["work"]) / "kernel.pid"),
         "log_file": str(pathlib.Path(spec["work"]) / "kernel.log"),

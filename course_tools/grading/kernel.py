@@ -54,6 +54,8 @@ def guard_config(config):
     """The guard's settings: trusted code, hidden paths, writable folders, the cells."""
     trusted = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     trusted.update(config.get("python_path", []))
+    trusted.update(config.get("trusted", []))
+    trusted.update(os.path.realpath(path) for path in config.get("trusted", []))
     # The course's two packages: the students' library (its checks) and the grader itself.
     for package in ("course_utils", "course_tools"):
         trusted.add(str(pathlib.Path(importlib.util.find_spec(package).origin).resolve().parent))

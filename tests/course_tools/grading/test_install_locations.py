@@ -116,11 +116,16 @@ def private_folder():
 
 
 def _usable_by(user, python):
-    """True when ``user`` can run ``python`` and import this environment's packages."""
-    check = [python, "-c", f"import sys; sys.path.append({sysconfig.get_paths()['purelib']!r}); "]
-    check[-1] += "import numpy, nbval, ipykernel"
-    command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *check]
-    return subprocess.run(command, capture_output=True, cwd="/").returncode == 0
+    """True when ``user`` can run ``python``, have it start itself again (as Jupyter starts a
+    kernel) and import this environment's packages."""
+    script = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        "'import numpy, nbval, ipykernel'], check=True)"
+    )
+    command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", python]
+    environment = {"PYTHONPATH": sysconfig.get_paths()["purelib"], "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([*command, "-c", script], capture_output=True, cwd="/", env=environment)
+    return done.returncode == 0
 
 
 @pytest.mark.slow
