@@ -89,6 +89,8 @@ class Assignment:
 
 def grade(assignment, submissions, out, jobs=None, build_root=None, limits=None, progress=True):
     """Grade every entry of ``submissions`` into ``out``; return the gradebook rows."""
+    if not pathlib.Path(submissions).is_dir():
+        raise FileNotFoundError(f"no submissions folder {submissions}")
     graded = prepare(assignment, submissions, out, jobs, build_root, limits)
     self_test(graded)
     entries = inputs.collect(submissions, out, graded.manifest["name"])
