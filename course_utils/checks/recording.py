@@ -59,5 +59,17 @@ def find_check(path, extra_modules=()):
 
 
 def _extra_modules():
-    """Modules outside the package whose checks may be recorded (see :func:`find_check`)."""
-    return {name for name, module in sys.modules.items() if getattr(module, "COURSE_CHECKS", False)}
+    """Modules outside the package whose checks may be recorded (see :func:`find_check`).
+
+    Read from each module's own namespace: ``getattr`` on a lazily loading module (TensorFlow
+    has many) would import it, which took minutes per check in a kernel that had loaded Keras.
+    """
+    found = set()
+    for name, module in list(sys.modules.items()):
+        try:
+            namespace = object.__getattribute__(module, "__dict__")
+        except (AttributeError, TypeError):
+            continue
+        if isinstance(namespace, dict) and namespace.get("COURSE_CHECKS") is True:
+            found.add(name)
+    return found
