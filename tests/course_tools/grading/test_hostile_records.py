@@ -255,3 +255,26 @@ def test_every_run_error_says_why():
     assert verdict.run_errors({}, results) == ["the notebook did not start (MemoryError)"]
     results.update(ended="stopped at the 300 s time limit")
     assert verdict.run_errors({}, results) == ["grading stopped at the 300 s time limit"]
+
+
+def test_recording_never_wakes_lazy_modules(monkeypatch):
+    """Finding a check's path reads modules' namespaces: a lazily loading module (TensorFlow
+    has many) is not imported by it, which once made every recorded check take minutes."""
+    import types
+
+    woken = []
+
+    class Lazy(types.ModuleType):
+        def __getattr__(self, name):
+            woken.append(name)
+            raise AttributeError(name)
+
+    monkeypatch.setitem(sys.modules, "lazy_for_the_test", Lazy("lazy_for_the_test"))
+    sys.path.insert(0, str(helpers.FIXTURES))
+    try:
+        import selftest
+
+        assert recording.check_path(selftest.check_normalize) == "selftest:check_normalize"
+    finally:
+        sys.path.remove(str(helpers.FIXTURES))
+    assert woken == []
