@@ -74,8 +74,25 @@ def _common_structure(exercise, model):
     return layers
 
 
-def _model(exercise, output):
-    """The rebuilt model of a probe's output (a crash or a refused model fails with its hint)."""
+def each_model(judge_model):
+    """A judge of all cases from ``judge_model(exercise, case, model)`` on each rebuilt model."""
+
+    def judge(exercise, cases, outputs):
+        for case, output in zip(cases, outputs):
+            judge_model(exercise, case, rebuilt_model(exercise, output))
+        return len(cases)
+
+    return judge
+
+
+def rebuilt_model(exercise, output):
+    """The model a probe recorded, rebuilt; a crash or an unrebuildable model fails in one line."""
+    if isinstance(output, plain.Unsupported):
+        checks.fail(
+            exercise,
+            f"the grader cannot rebuild {output.type_name}: build the model from Keras' own layers "
+            f"only (no Lambda or custom layers).",
+        )
     return checks.unwrap(exercise, output, "the builder's result")
 
 
@@ -116,9 +133,8 @@ def _wrong_shape(exercise, index, layer, shape, want_shape):
     checks.fail(exercise, f"layer {index + 1} outputs {shape}, expected {want_shape} (the table).")
 
 
-def _judge_autoencoder(exercise, case, output):
+def _judge_autoencoder(exercise, case, model):
     """Layer kinds and shapes as in the table, ReLU inside, sigmoid out, values in [0, 1]."""
-    model = _model(exercise, output)
     height, width, _ = case.args[0]
     layers = _common_structure(exercise, model)
     expected = autoencoder_shapes(height, width)
@@ -163,7 +179,7 @@ check_autoencoder, check_autoencoder_hidden = checks.exercise(
     public=[(28, 28)],
     hidden=[(32, 32), (16, 24)],  # other sizes: the model is fully convolutional
     probe=probe_model,
-    judge=checks.each_case(_judge_autoencoder),
+    judge=each_model(_judge_autoencoder),
     passed="28x28x1 -> 14x14x16 -> 7x7x32 -> 14x14x16 -> 28x28x1, no dense layer.",
     hidden_passed="the autoencoder builds for {count} hidden image sizes.",
 )
@@ -361,9 +377,8 @@ def classifier_case(key):
     return checks.Case(((height, width, 1), num_classes), {}, key)
 
 
-def _judge_classifier(exercise, case, output):
+def _judge_classifier(exercise, case, model):
     """Per-pixel probabilities at full size from a bottleneck at most 1/4 the size."""
-    model = _model(exercise, output)
     (height, width, _), num_classes = case.args
     layers = _common_structure(exercise, model)
     want = (height, width, num_classes)
@@ -410,7 +425,7 @@ check_pixel_classifier, check_pixel_classifier_hidden = checks.exercise(
     public=[(64, 64, 11)],
     hidden=[(32, 48, 3)],  # another size and class count
     probe=probe_model,
-    judge=checks.each_case(_judge_classifier),
+    judge=each_model(_judge_classifier),
     passed="per-pixel softmax over 11 classes at 64x64, through a small bottleneck.",
     hidden_passed="the pixel classifier builds for hidden sizes.",
 )

@@ -14,6 +14,7 @@ which is how it is named. Parameter counts are judged against a block of the lec
 import numpy as np
 
 from course_utils import checks
+from course_utils.checks.conv_autoencoder import each_model
 
 # Keras is imported inside functions: a solutions notebook imports this module before
 # config.setup(), which must run before TensorFlow loads.
@@ -252,7 +253,7 @@ check_identity_block, check_identity_block_hidden = checks.exercise(
     public=[((7, 9, 8), 8, 1)],
     hidden=[((5, 5, 3), 3, 11), ((4, 6, 16), 16, 12)],  # other sizes and channel counts
     probe=probe_builder("the block"),
-    judge=checks.each_case(_judge_identity),
+    judge=each_model(_judge_identity),
     passed="two 3x3 convolutions, shortcut added before the ReLU; zero weights give ReLU(x).",
     hidden_passed="the identity block is right on {count} hidden cases.",
 )
@@ -309,7 +310,7 @@ check_projection_block, check_projection_block_hidden = checks.exercise(
     public=[((8, 8, 4), 8, 2, 3), ((6, 6, 4), 8, 1, 4)],
     hidden=[((7, 5, 3), 6, 2, 13), ((4, 4, 16), 32, 2, 14)],  # odd sizes, more channels
     probe=probe_builder("the block"),
-    judge=checks.each_case(_judge_projection),
+    judge=each_model(_judge_projection),
     passed="strided 3x3 path and 1x1 projection shortcut, added before the ReLU.",
     hidden_passed="the projection block is right on {count} hidden cases.",
 )
@@ -378,7 +379,7 @@ check_residual_stage, check_residual_stage_hidden = checks.exercise(
     public=[((8, 8, 4), 8, 3, 2, 5), ((6, 6, 8), 8, 2, 1, 6)],
     hidden=[((6, 6, 4), 8, 2, 1, 15), ((5, 5, 8), 16, 1, 2, 16)],  # channels change at stride 1
     probe=probe_builder("the stage"),
-    judge=checks.each_case(_judge_stage),
+    judge=each_model(_judge_stage),
     passed="one projection where the shape changes, identity shortcuts elsewhere.",
     hidden_passed="the stage is right on {count} hidden cases.",
 )

@@ -324,6 +324,32 @@ def test_noise_rejects(mistake, hint):
     expect_failure(checks_autoencoder.check_add_noise, mistake, 3, hint)
 
 
+def noise_floor(images, std, seed):
+    """Mistake: a minimum noise level, so std=0 still adds noise (caught by the hidden test)."""
+    return noise_course(images, max(std, 0.05), seed)
+
+
+def test_noise_hidden_wants_std_zero_to_change_nothing():
+    assert check_harness.passes(checks_autoencoder.check_add_noise, noise_floor)
+    expect_failure(checks_autoencoder.check_add_noise_hidden, noise_floor, 3, "unchanged")
+
+
+def test_builder_returning_a_lambda_layer_is_not_run_by_the_judge():
+    """A model the grader cannot rebuild from Keras' own classes fails in one line."""
+
+    def with_lambda(input_shape):
+        model = autoencoder_course(input_shape)
+        outputs = keras.layers.Lambda(lambda x: x)(model.output)
+        return keras.Model(model.input, outputs)
+
+    expect_failure(
+        checks_autoencoder.check_autoencoder,
+        with_lambda,
+        1,
+        "cannot rebuild a model with custom layers",
+    )
+
+
 # ---- Exercise 4: pixel classifier ----
 
 

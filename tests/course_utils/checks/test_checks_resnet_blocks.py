@@ -423,3 +423,12 @@ def test_parameter_check_catches_a_projection_in_an_identity_block():
         4,
         "only needed when the channels or the stride change",
     )
+
+
+def test_a_block_with_a_lambda_layer_is_refused_not_run():
+    """The judge rebuilds the block from Keras' own classes only: a Lambda is named, not run."""
+
+    def identity_lambda(x, filters):
+        return keras.layers.Lambda(lambda y: y)(resnet.identity_block(x, filters))
+
+    expect_failure(checks_resnet.check_identity_block, identity_lambda, 1, "no Lambda")
