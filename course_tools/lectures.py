@@ -67,7 +67,8 @@ def module_text(path, notebook):
     for cell in cells:
         body = cell.source.lstrip().partition("\n")[2]
         chunks.append(f"# {relative}, cell {cell.get('id')}\n{body.strip()}\n")
-    return "\n\n".join(chunks)
+    # One blank line after the module docstring, two between cells: what ruff format writes.
+    return header + "\n" + "\n\n".join(chunks[1:])
 
 
 def export_all(check=False, root=notebooks.ROOT):

@@ -156,3 +156,17 @@ def gradient_of_pixel(model, image, row, column, channel):
         tape.watch(image)
         value = model(image, training=False)[0, row, column, channel]
     return np.abs(np.asarray(tape.gradient(value, image))[0]).sum(axis=-1)
+
+
+def outline_window(image, mask, pixel):
+    """A grey image as RGB with the box around ``mask`` drawn in red and ``pixel`` in yellow."""
+    image = np.squeeze(np.asarray(image, dtype=np.float32))
+    rgb = np.stack([image] * 3, axis=-1)
+    rows, columns = np.nonzero(mask)
+    top, bottom, left, right = rows.min(), rows.max(), columns.min(), columns.max()
+    for row, column in [(top, slice(left, right + 1)), (bottom, slice(left, right + 1))]:
+        rgb[row, column] = (1.0, 0.2, 0.2)
+    for row, column in [(slice(top, bottom + 1), left), (slice(top, bottom + 1), right)]:
+        rgb[row, column] = (1.0, 0.2, 0.2)
+    rgb[pixel] = (1.0, 1.0, 0.2)
+    return rgb
