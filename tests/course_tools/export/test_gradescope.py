@@ -269,7 +269,8 @@ def test_hostile_submission_gets_zero_and_is_told_why(container):
     assert results["score"] == 0, results
     assert "Flagged for your instructor" in results["output"]
     assert "monkeypatching" in results["output"], results["output"]
-    assert "The check failed" in results["tests"][0]["output"]
+    # Rebinding the check from the answer cell is a shortcut: exercise 1 scores 0 and says so.
+    assert "the grader cannot accept as yours" in results["tests"][0]["output"]
 
 
 @pytest.mark.slow
