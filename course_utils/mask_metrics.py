@@ -43,8 +43,10 @@ def truth_instances(instance_mask, boxes):
 
 def mask_iou(masks_a, masks_b):
     """Pairwise IoU (N, M) of boolean masks (N, H, W) and (M, H, W); 0 where both are empty."""
-    a = np.asarray(masks_a, dtype=bool).reshape(len(masks_a), -1).astype(np.float64)
-    b = np.asarray(masks_b, dtype=bool).reshape(len(masks_b), -1).astype(np.float64)
+    masks_a, masks_b = np.asarray(masks_a, dtype=bool), np.asarray(masks_b, dtype=bool)
+    pixels = int(np.prod(masks_a.shape[1:]))  # explicit: reshape(0, -1) is ambiguous
+    a = masks_a.reshape(len(masks_a), pixels).astype(np.float64)
+    b = masks_b.reshape(len(masks_b), pixels).astype(np.float64)
     intersection = a @ b.T
     union = a.sum(axis=1)[:, None] + b.sum(axis=1)[None, :] - intersection
     return np.where(union > 0, intersection / np.maximum(union, 1), 0.0)
@@ -56,7 +58,8 @@ def match_masks(overlaps, scores, iou_threshold=0.5):
     Best score first (ties in input order), each prediction takes the still-free truth it
     overlaps most, if that IoU reaches ``iou_threshold``; otherwise it is a false positive.
     """
-    overlaps = np.asarray(overlaps, dtype=np.float64).reshape(len(scores), -1)
+    overlaps = np.asarray(overlaps, dtype=np.float64)
+    overlaps = overlaps.reshape(len(scores), overlaps.shape[-1] if overlaps.ndim == 2 else 0)
     hits = np.zeros(len(scores), dtype=bool)
     taken = np.zeros(overlaps.shape[1], dtype=bool)
     for index in detection.score_order(scores):
