@@ -80,7 +80,8 @@ def _centres_and_sizes(boxes):
 
 def encode_boxes(anchors, boxes):
     """Regression targets (K, 4) that move each anchor onto its box, Faster R-CNN's:
-    ``tx = (x - x_a) / w_a``, ``ty = (y - y_a) / h_a``, ``tw = log(w / w_a)``, ``th = log(h / h_a)``,
+    ``tx = (x - x_a) / w_a``, ``ty = (y - y_a) / h_a``, ``tw = log(w / w_a)``,
+    ``th = log(h / h_a)``,
     with ``(x, y)`` box centres and ``(w, h)`` sizes."""
     anchor_x, anchor_y, anchor_w, anchor_h = _centres_and_sizes(anchors)
     x, y, w, h = _centres_and_sizes(boxes)

@@ -49,7 +49,7 @@ class Scenes(NamedTuple):
 
     @property
     def instances(self):
-        """Instance masks, uint8 (N, size, size): 0 background, ``k + 1`` on digit ``boxes[n][k]``."""
+        """Instance ids, uint8 (N, size, size): 0 background, ``k + 1`` on digit ``boxes[n][k]``."""
         return instance_masks(self.masks, self.boxes)
 
 

@@ -26,7 +26,7 @@ def truth_table(scene_boxes):
 
 
 def detection_table(found):
-    """A list of :class:`course_utils.detection.Detections` (one per scene) as a :class:`BoxTable`."""
+    """Detections of many scenes (a list of :class:`detection.Detections`) as one table."""
     scenes = np.concatenate([np.full(len(item.scores), index) for index, item in enumerate(found)])
     return BoxTable(
         scenes.astype(int),

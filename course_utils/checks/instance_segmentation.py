@@ -1,6 +1,5 @@
 """Checks of solutions/08_instance_segmentation.ipynb: anchors (exercise 1), their assignment by
-IoU (2), box-regression targets (3) and their inverse (4); RoIAlign (5) and pasting a mask (6)
-are in :mod:`course_utils.checks.instance_segmentation_masks`.
+IoU (2), box-regression targets (3) and their inverse (4).
 
 Answers come from :mod:`course_utils.anchors` (tested against loops and hand-worked cases) and
 cases worked by hand, named by their keys. A wrong answer is compared with the classic mistakes
@@ -10,11 +9,15 @@ of its exercise and the one that reproduces it is named.
 import numpy as np
 
 from course_utils import anchors, checks, detection
-from course_utils.checks import array_judge, instance_segmentation_masks
+from course_utils.checks import array_judge
 
 # Exercise numbers in solutions/08_instance_segmentation.ipynb.
 EXERCISES = {"generate_anchors": 1, "assign_anchors": 2, "encode_boxes": 3, "decode_boxes": 4}
-EXERCISES.update(instance_segmentation_masks.EXERCISES)
+
+
+def _as_result(exercise, output, what, shape):
+    """The student's answer as a float array of the expected shape, or a one-line failure."""
+    return checks.as_array(exercise, output, what, shape)
 
 
 def _closest(expected, variant, hints, prepare, context):
@@ -144,8 +147,6 @@ def _assign_variant(anchor_boxes, truth_boxes, positive_iou=0.7, negative_iou=0.
     best = overlaps.max(axis=1)
     labels = np.full(len(anchor_boxes), -1)
     negative = best < negative_iou
-    if mistake == "negative_if_any":
-        negative = overlaps.min(axis=1) < negative_iou
     if mistake == "negative_at_threshold":
         negative = best <= negative_iou
     positive = best > positive_iou if mistake == "strict_positive" else best >= positive_iou
@@ -178,8 +179,6 @@ ASSIGN_MISTAKES = {
     "strict_positive": "positive means IoU >= positive_iou (at the threshold counts).",
     "negative_at_threshold": "negative means IoU < negative_iou, strictly: an anchor at "
     "exactly negative_iou is ignored.",
-    "negative_if_any": "an anchor is negative when its IoU is below negative_iou with EVERY "
-    "box (its best IoU), not with any one of them.",
     "inclusive_iou": "anchors and boxes are continuous corners: their IoU has no + 1 on widths.",
 }
 
@@ -201,7 +200,12 @@ def _hand_assign_case():
     return np.array(anchor_boxes, float), np.array(truth_boxes, float)
 
 
-HAND_ASSIGN = {"lecture": [1, 1, 1, 1, 1, -1, 1, 0, -1]}
+HAND_ASSIGN = {"lecture": [1, 1, 1, 1, 1, -1, 1, 0, -1], "moved": [1, 1, 1, 1, 1, -1, 1, 0, -1]}
+
+
+def _moved(boxes):
+    """Boxes with x and y swapped and shifted by (7, 3): every IoU, hence every label, stays."""
+    return np.asarray(boxes)[:, [1, 0, 3, 2]] + [7.0, 3.0, 7.0, 3.0]
 
 
 def _scene_truths(rng, count, image_size):
@@ -220,7 +224,9 @@ def assign_case(key):
     """A hand-worked case by name, or ``(seed, truths, positive_iou, negative_iou)``: the anchors
     of a 12 x 12 map of stride 4 against random digit-like boxes in a 48-pixel image."""
     if key in HAND_ASSIGN:
-        return checks.Case(_hand_assign_case(), {"positive_iou": 0.7, "negative_iou": 0.3}, key)
+        boxes = _hand_assign_case()
+        boxes = tuple(_moved(part) for part in boxes) if key == "moved" else boxes
+        return checks.Case(boxes, {"positive_iou": 0.7, "negative_iou": 0.3}, key)
     seed, count, positive_iou, negative_iou = key
     rng = np.random.default_rng(seed)
     anchor_boxes = anchors.generate_anchors(12, 12, 4, (12, 16, 22), (1.0, 1.5, 2.0))
@@ -256,7 +262,7 @@ check_assign_anchors, check_assign_anchors_hidden = checks.exercise(
     "assign_anchors",
     case=assign_case,
     public=["lecture", (0, 2, 0.7, 0.3), (1, 3, 0.7, 0.3)],
-    hidden=[(10, 3, 0.6, 0.4), (11, 2, 0.7, 0.3), (12, 4, 0.5, 0.2), (13, 1, 0.7, 0.3)],
+    hidden=["moved", (10, 3, 0.6, 0.4), (11, 2, 0.7, 0.3), (12, 4, 0.5, 0.2), (13, 1, 0.7, 0.3)],
     judge=_closest(
         _assign_expected, _assign_variant, ASSIGN_MISTAKES, _assign_labels, _assign_context
     ),
@@ -306,8 +312,7 @@ ENCODE_MISTAKES = {
     "(x_min + x_max) / 2, not the corners x_min.",
     "boxes_as_sizes": "boxes are corners (x_min, y_min, x_max, y_max): the width is "
     "x_max - x_min, not x_max.",
-    "swapped_sides": "tx divides by the anchor's width and ty by its height (x with w, y "
-    "with h).",
+    "swapped_sides": "tx divides by the anchor's width and ty by its height (x with w, y with h).",
     "not_normalised": "tx = (x - x_a) / w_a: divide the shift by the anchor's size, so that "
     "the targets do not depend on the scale.",
     "order_swapped": "return the four numbers in the order (tx, ty, tw, th): x first.",
@@ -408,15 +413,8 @@ check_decode_boxes, check_decode_boxes_hidden = checks.exercise(
         _decode_variant,
         DECODE_MISTAKES,
         _decode_array,
-        lambda case: f"decode_boxes(<{len(case.args[0])} anchors>, <{len(case.args[1])} targets>): ",
+        lambda case: f"decode_boxes(<{len(case.args[0])} anchors>, <{len(case.args[1])} deltas>): ",
     ),
     passed="decoding gives back the boxes the targets were made from, on {count} cases.",
     hidden_passed="decoding inverts encoding exactly on {count} hidden cases.",
 )
-
-# --- exercises 5 and 6: RoIAlign and pasting a mask (their own module) ---------------------------
-
-check_roi_align = instance_segmentation_masks.check_roi_align
-check_roi_align_hidden = instance_segmentation_masks.check_roi_align_hidden
-check_paste_mask = instance_segmentation_masks.check_paste_mask
-check_paste_mask_hidden = instance_segmentation_masks.check_paste_mask_hidden
