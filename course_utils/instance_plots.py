@@ -143,3 +143,17 @@ def plot_ap_by_threshold(thresholds, curves, size=(5.5, 3.2)):
     ax.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def embedding_to_rgb(embeddings, foreground):
+    """Per-pixel embeddings (H, W, D) shown as colours: their first three principal components
+    scaled to [0, 1] over the foreground; background black."""
+    embeddings = np.asarray(embeddings, dtype=np.float64)
+    vectors = embeddings[foreground]
+    centred = vectors - vectors.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    components = centred @ directions[:3].T
+    low, high = components.min(axis=0), components.max(axis=0)
+    rgb = np.zeros(np.shape(foreground) + (3,))
+    rgb[foreground, : components.shape[1]] = (components - low) / np.maximum(high - low, 1e-9)
+    return rgb
