@@ -1,5 +1,5 @@
 """Checks of solutions/08_instance_segmentation.ipynb: anchors (exercise 1), their assignment by
-IoU (2), box-regression targets (3) and their inverse (4).
+IoU (2), box-regression targets (3), their inverse (4), and pasting a soft mask into its box (5).
 
 Answers come from :mod:`course_utils.anchors` (tested against loops and hand-worked cases) and
 cases worked by hand, named by their keys. A wrong answer is compared with the classic mistakes
@@ -8,7 +8,7 @@ of its exercise and the one that reproduces it is named.
 
 import numpy as np
 
-from course_utils import anchors, checks, detection
+from course_utils import anchors, checks, detection, instances
 from course_utils.checks import array_judge
 
 # Exercise numbers in solutions/08_instance_segmentation.ipynb.
@@ -417,4 +417,80 @@ check_decode_boxes, check_decode_boxes_hidden = checks.exercise(
     ),
     passed="decoding gives back the boxes the targets were made from, on {count} cases.",
     hidden_passed="decoding inverts encoding exactly on {count} hidden cases.",
+)
+
+
+# --- exercise 5: pasting a soft mask into its box --------------------------------------------
+
+EXERCISES["paste_mask"] = 5
+
+
+def _paste_variant(soft_mask, box, image_size, threshold=0.5, mistake=None):
+    """A pasted boolean mask, right or wrong in one catalogued way."""
+    import tensorflow as tf
+
+    x_min, y_min, x_max, y_max = (int(value) for value in box)
+    if mistake == "swapped_xy":
+        x_min, y_min, x_max, y_max = y_min, x_min, y_max, x_max
+    extra = 0 if mistake == "exclusive_box" else 1
+    height, width = y_max - y_min + extra, x_max - x_min + extra
+    method = "nearest" if mistake == "nearest" else "bilinear"
+    soft = np.asarray(soft_mask, np.float32)[..., None]
+    resized = tf.image.resize(soft, (height, width), method=method).numpy()[..., 0]
+    pasted = np.zeros((image_size, image_size), dtype=bool)
+    claimed = resized > threshold if mistake == "strict_threshold" else resized >= threshold
+    pasted[y_min : y_min + height, x_min : x_min + width] = claimed
+    return pasted
+
+
+PASTE_MISTAKES = {
+    "exclusive_box": "the box is inclusive: x_max is its last pixel column, so the mask is "
+    "resized to x_max - x_min + 1 columns (and likewise rows).",
+    "swapped_xy": "boxes are (x_min, y_min, x_max, y_max): x indexes columns (the second axis), "
+    "y rows.",
+    "nearest": "resize the soft mask bilinearly (tf.image.resize's default), then threshold: "
+    "nearest-neighbour resizing makes blocky masks.",
+    "strict_threshold": "a pixel belongs to the mask when its probability is >= threshold "
+    "(at the threshold counts).",
+}
+
+
+def paste_case(key):
+    """``(seed, mask_size, box)``: a smooth random soft mask pasted into an inclusive box of a
+    48-pixel image (some probabilities exactly 0.5, to tell >= from >)."""
+    seed, mask_size, box = key
+    rng = np.random.default_rng(seed)
+    a, b, c, d = rng.uniform(1, 6, 4)
+    line = np.linspace(0, 1, mask_size)
+    soft = 0.5 + 0.5 * np.sin(a * line[:, None] + b) * np.cos(c * line[None, :] + d)
+    soft[soft.shape[0] // 2 :, : soft.shape[1] // 2] = 0.5
+    return checks.Case((soft, tuple(box), 48), {}, key)
+
+
+def _paste_array(exercise, case, output):
+    """The student's mask as a (48, 48) array of booleans."""
+    mask = checks.as_array(exercise, output, "paste_mask's result", (case.args[2],) * 2)
+    if not np.all(np.isin(mask, (0, 1))):
+        checks.fail(exercise, "return a boolean mask (True inside the object), not probabilities.")
+    return mask
+
+
+check_paste_mask, check_paste_mask_hidden = checks.exercise(
+    EXERCISES["paste_mask"],
+    "paste_mask",
+    case=paste_case,
+    public=[(0, 8, (5, 9, 14, 30)), (1, 28, (20, 3, 31, 20))],
+    hidden=[(2, 28, (0, 0, 12, 25)), (3, 14, (30, 22, 47, 47)), (4, 28, (7, 11, 26, 19))],
+    judge=_closest(
+        lambda case: instances.paste_mask(*case.args).astype(float),
+        _paste_variant,
+        PASTE_MISTAKES,
+        _paste_array,
+        lambda case: (
+            f"paste_mask(<{case.args[0].shape[0]} x {case.args[0].shape[0]} mask>, "
+            f"{case.args[1]}, {case.args[2]}): "
+        ),
+    ),
+    passed="pasted masks match course_utils.instances on {count} boxes.",
+    hidden_passed="pasted masks are right on {count} hidden boxes.",
 )

@@ -5,7 +5,7 @@ import check_harness
 import numpy as np
 import pytest
 
-from course_utils import anchors, config, detection
+from course_utils import anchors, config, detection, instances
 from course_utils.checks import instance_segmentation as check
 
 config.setup()
@@ -95,23 +95,44 @@ def decode_loops(anchor_boxes, deltas):
     return boxes
 
 
+def paste_course(soft_mask, box, image_size, threshold=0.5):
+    """The course's pasting."""
+    return instances.paste_mask(soft_mask, box, image_size, threshold)
+
+
+def paste_as_integers(soft_mask, box, image_size, threshold=0.5):
+    """Pasting with TensorFlow, returning 0/1 integers in a list."""
+    import tensorflow as tf
+
+    x_min, y_min, x_max, y_max = box
+    resized = tf.image.resize(
+        np.asarray(soft_mask, "float32")[..., None], (y_max - y_min + 1, x_max - x_min + 1)
+    )[..., 0]
+    image = np.zeros((image_size, image_size), int)
+    image[y_min : y_max + 1, x_min : x_max + 1] = resized.numpy() >= threshold
+    return image.tolist()
+
+
 CORRECT = {
     "generate_anchors": [anchors.generate_anchors, anchors_loops, anchors_tensorflow],
     "assign_anchors": [assign_course, assign_loops],
     "encode_boxes": [encode_course, encode_tensorflow],
     "decode_boxes": [decode_course, decode_loops],
+    "paste_mask": [paste_course, paste_as_integers],
 }
 CHECKS = {
     "generate_anchors": (check.check_generate_anchors, check.check_generate_anchors_hidden),
     "assign_anchors": (check.check_assign_anchors, check.check_assign_anchors_hidden),
     "encode_boxes": (check.check_encode_boxes, check.check_encode_boxes_hidden),
     "decode_boxes": (check.check_decode_boxes, check.check_decode_boxes_hidden),
+    "paste_mask": (check.check_paste_mask, check.check_paste_mask_hidden),
 }
 VARIANTS = {
     "generate_anchors": (check._anchors_variant, check.ANCHOR_MISTAKES),
     "assign_anchors": (check._assign_variant, check.ASSIGN_MISTAKES),
     "encode_boxes": (check._encode_variant, check.ENCODE_MISTAKES),
     "decode_boxes": (check._decode_variant, check.DECODE_MISTAKES),
+    "paste_mask": (check._paste_variant, check.PASTE_MISTAKES),
 }
 
 
@@ -170,6 +191,18 @@ def test_wrong_shapes_and_labels_fail_with_one_line():
         lambda anchor_boxes, truth_boxes, **kwargs: np.full(len(anchor_boxes), 2),
         "should be 1 (positive), 0 (negative) or -1 (ignored)",
     )
+
+
+def test_soft_masks_instead_of_booleans_fail():
+    def probabilities(soft_mask, box, image_size, threshold=0.5):
+        image = np.zeros((image_size, image_size))
+        x_min, y_min, x_max, y_max = box
+        image[y_min : y_max + 1, x_min : x_max + 1] = instances.resize_mask(
+            soft_mask, y_max - y_min + 1, x_max - x_min + 1
+        )
+        return image
+
+    check_harness.fails_with(check.check_paste_mask, probabilities, "return a boolean mask")
 
 
 def test_swapped_xy_in_encoding_is_caught():
