@@ -1,11 +1,12 @@
 """Public recipes rebuilt on the course's data, so ``course bench`` can set them side by side.
 
 * The keras.io example "Image Segmentation using Composable Fully-Convolutional Networks"
-  (2023), as :func:`segmentation.build_copied_recipe_heads` rebuilds it (shared ReLU'd maxp5
-  score, a new softmax 1x1 after each fusion, fixed bilinear ``UpSampling2D``), trained as the
-  example does: 32s, then 16s, then 8s, each scored right after its own training, with AdamW and
-  plain cross-entropy. Its masks are resized bilinearly with the images; on the course's scenes
-  images and masks already share a size, so that step is a no-op here.
+  (2023), as :func:`build_copied_recipe_heads` rebuilds it (shared ReLU'd maxp5 score, a new
+  softmax 1x1 after each fusion, fixed bilinear ``UpSampling2D``), trained as the example does:
+  32s, then 16s, then 8s, each scored right after its own training, with AdamW and plain
+  cross-entropy. Its masks are resized bilinearly with the images; on the course's scenes images
+  and masks already share a size, so that step is a no-op here. docs/fcn_copied_recipe.md
+  explains why it can rank FCN-8s below FCN-32s; :func:`copied_recipe_post_mortem` measures it.
 * The TensorFlow segmentation tutorial's decoder: pix2pix ``upsample`` blocks (Conv2DTranspose
   stride 2, N(0, 0.02) kernels, batch norm, ReLU) concatenated with encoder features of strides
   16, 8, 4, 2, trained with plain cross-entropy and Adam. It is set against the U-Net as
@@ -20,10 +21,46 @@ import time
 
 from course_utils import backbone, config, digit_scenes, segmentation, unet
 
+# course_utils.lectures.fcn_vgg (the FCN heads as the lecture writes them) is imported inside the
+# functions: it loads Keras, which must wait for config.seed_everything().
+
 TUTORIAL_SKIPS = ("block1_pool", "block2_pool", "block3_pool", "block4_pool")
 # U-Net's skips: the features before each pooling, strides 1, 2, 4, 8 and 16.
 NOTEBOOK_WIDTHS = (8, 16, 32, 64, 128)  # notebooks/06's WIDTHS, bottleneck last
 COURSE_SKIPS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
+
+
+def build_copied_recipe_heads(num_classes, feature_shapes, width=256, dropout=0.3):
+    """FCN-32s/16s/8s heads as the keras.io example builds them, on the course's features.
+
+    The maxp5 score layer has a ReLU and is *shared* by the three models; after each fusion a
+    new, randomly initialised 1x1 softmax layer classifies the sum; probabilities are upsampled
+    by fixed bilinear ``UpSampling2D``. Returns ``{"32s": model, "16s": model, "8s": model}``.
+    """
+    import keras
+
+    maxp3, maxp4, maxp5 = (keras.Input(shape=shape) for shape in feature_shapes)
+    x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(maxp5)
+    x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Conv2D(width, 1, activation="relu")(x)
+    x = keras.layers.Dropout(dropout)(x)
+    scores = keras.layers.Conv2D(num_classes, 1, activation="relu")(x)
+    outputs = {}
+    fused, factor = scores, 32
+    for variant, skip in (("32s", None), ("16s", maxp4), ("8s", maxp3)):
+        if skip is not None:
+            skip_scores = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros")(skip)
+            upsampled = keras.layers.UpSampling2D(2, interpolation="bilinear")(fused)
+            fused, factor = keras.layers.Add()([skip_scores, upsampled]), factor // 2
+        probabilities = keras.layers.Conv2D(num_classes, 1, activation="softmax")(fused)
+        outputs[variant] = keras.layers.UpSampling2D(factor, interpolation="bilinear")(
+            probabilities
+        )
+    inputs = [maxp3, maxp4, maxp5]
+    return {
+        variant: keras.Model(inputs, output, name=f"copied_fcn{variant}")
+        for variant, output in outputs.items()
+    }
 
 
 def fit_kerasio(model, inputs, masks, epochs, batch_size=32):
@@ -112,10 +149,12 @@ def compare_fcn(mode=None, epochs=None):
     train_features = segmentation.backbone_features(frozen, train.images)
     test_features = segmentation.backbone_features(frozen, test.images)
     shapes = [feature.shape[1:] for feature in train_features]
+    from course_utils.lectures import fcn_vgg
+
     rows = {}
-    copied = segmentation.build_copied_recipe_heads(digit_scenes.NUM_SCENE_CLASSES, shapes)
+    copied = build_copied_recipe_heads(digit_scenes.NUM_SCENE_CLASSES, shapes)
     for variant in ("32s", "16s", "8s"):  # the example's order: its heads share layers
-        course = segmentation.build_fcn_head(digit_scenes.NUM_SCENE_CLASSES, variant, shapes)
+        course = fcn_vgg.fcn_head(digit_scenes.NUM_SCENE_CLASSES, variant, shapes)
         _, course_seconds = segmentation.fit_segmenter(
             course, (train_features, train.masks), epochs
         )
@@ -127,6 +166,52 @@ def compare_fcn(mode=None, epochs=None):
             "kerasio_seconds": public_seconds,
         }
     return rows
+
+
+def copied_recipe_post_mortem(scenes=600, epochs=8):
+    """The table of docs/fcn_copied_recipe.md: mean IoU of each head on the same cached features.
+
+    Rows: the copied recipe (trained 32s, 16s, 8s in turn, as the example does, plus its FCN-32s
+    scored again after the others trained its shared layers), the course's FCN-8s head with the
+    FCN paper's skip scaling (maxp4 x 0.01, maxp3 x 0.0001) under Adam, and the course's heads.
+    Notebook 04's side budget: ``scenes`` training scenes, ``epochs`` epochs, 500 test scenes.
+    """
+    import keras
+
+    from course_utils.lectures import fcn_vgg
+
+    config.seed_everything()
+    train = digit_scenes.make_digit_scenes(scenes, split="train")
+    test = digit_scenes.make_digit_scenes(500 if scenes >= 500 else 64, split="test")
+    frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
+    train_features = segmentation.backbone_features(frozen, train.images)
+    test_features = segmentation.backbone_features(frozen, test.images)
+    shapes = [feature.shape[1:] for feature in train_features]
+    table = {"copied recipe": {}, "paper's skip scaling, Adam": {}, "this course": {}}
+    copied = build_copied_recipe_heads(digit_scenes.NUM_SCENE_CLASSES, shapes)
+    keras.utils.set_random_seed(0)
+    for variant in ("32s", "16s", "8s"):  # in sequence: the maxp5 layers are shared
+        fit_kerasio(copied[variant], train_features, train.masks, epochs)
+        table["copied recipe"][variant] = _mean_iou(copied[variant], test_features, test.masks)
+    table["copied recipe"]["32s, scored again"] = _mean_iou(
+        copied["32s"], test_features, test.masks
+    )
+    scaled = [train_features[0] * 1e-4, train_features[1] * 1e-2, train_features[2]]
+    scaled_test = [test_features[0] * 1e-4, test_features[1] * 1e-2, test_features[2]]
+    for variant in ("32s", "16s", "8s"):
+        for row, (inputs, tests) in (
+            ("this course", (train_features, test_features)),
+            ("paper's skip scaling, Adam", (scaled, scaled_test)),
+        ):
+            if row != "this course" and variant != "8s":
+                continue
+            keras.utils.set_random_seed(0)
+            head = fcn_vgg.fcn_head(digit_scenes.NUM_SCENE_CLASSES, variant, shapes)
+            segmentation.fit_segmenter(
+                head, (inputs, train.masks), epochs, learning_rate=6e-3, decay=True
+            )
+            table[row][variant] = _mean_iou(head, tests, test.masks)
+    return table
 
 
 def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 128, 128)):

@@ -12,6 +12,9 @@
 
 Both have Keras' VGG16 layer names (``block1_conv1`` ... ``block5_pool``), so
 ``model.get_layer("block3_pool")`` is maxp3 (stride 8) and ``"block4_pool"`` is maxp4 (stride 16).
+The layout itself (the five blocks of 3x3 convolutions) is written in the FCN lecture and comes
+from ``course_utils.lectures.fcn_vgg``; this module adds the input layers, the weights and the
+freezing.
 
 Inputs are images in [0, 1] with 1 or 3 channels. A grey image is repeated to 3 channels inside
 the model (layer ``grey_to_rgb``), so the first convolution keeps VGG16's 3-channel kernel and
@@ -29,22 +32,21 @@ from course_utils import config
 ASSETS = pathlib.Path(__file__).resolve().parent / "assets"
 COURSE_WEIGHTS = ASSETS / "vgg16_quarter_digits.npz"
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-VGG16_WIDTHS = (64, 128, 256, 512, 512)
-QUARTER_WIDTHS = (16, 32, 64, 128, 128)
-CONVS_PER_BLOCK = (2, 2, 3, 3, 3)
+QUARTER_WIDTHS = (16, 32, 64, 128, 128)  # the course backbone: VGG16's widths divided by 4
 # vgg16.preprocess_input ("caffe" mode) subtracts these from 0-255 pixels; RGB order here because
 # the first kernel's input channels are flipped from Caffe's BGR when ImageNet weights load.
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
-SKIP_LAYERS = {"maxp3": "block3_pool", "maxp4": "block4_pool", "maxp5": "block5_pool"}
 
 
-def layer_names():
-    """Keras' VGG16 convolution layer names, in order: ``block1_conv1`` ... ``block5_conv3``."""
-    return [
-        f"block{block}_conv{conv}"
-        for block, count in enumerate(CONVS_PER_BLOCK, start=1)
-        for conv in range(1, count + 1)
-    ]
+def layer_names(model):
+    """A VGG16-layout model's convolution names, in order: ``block1_conv1`` ... ``block5_conv3``."""
+    names = [layer.name for layer in model.layers]
+    return [name for name in names if name.startswith("block") and "_conv" in name]
+
+
+def block_convolutions(model, block):
+    """The names of block ``block``'s convolutions, in order."""
+    return [name for name in layer_names(model) if name.startswith(f"block{block}_")]
 
 
 def imagenet_weights_path():
@@ -61,12 +63,14 @@ def imagenet_weights_path():
 
 
 def build_vgg16_layout(input_shape=(64, 64, 3), widths=QUARTER_WIDTHS, mean=0.0, scale=1.0):
-    """A VGG16-layout convolutional base (no top) with Keras' layer names; random weights.
+    """The lecture's VGG16 layout (no top) behind the input layers; random weights.
 
-    ``mean`` and ``scale`` (numbers or one per RGB channel) set the ``preprocess`` layer:
-    ``(pixels_in_0_1 - mean) * scale``.
+    A grey input is repeated to 3 channels (``grey_to_rgb``); ``mean`` and ``scale`` (numbers or
+    one per RGB channel) set the ``preprocess`` layer: ``(pixels_in_0_1 - mean) * scale``.
     """
     import keras
+
+    from course_utils.lectures import fcn_vgg
 
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3):
         raise ValueError(
@@ -88,13 +92,8 @@ def build_vgg16_layout(input_shape=(64, 64, 3), widths=QUARTER_WIDTHS, mean=0.0,
         offset=[float(-m * s) for m, s in zip(mean, scale)],
         name="preprocess",
     )(x)
-    for block, (width, count) in enumerate(zip(widths, CONVS_PER_BLOCK), start=1):
-        for conv in range(1, count + 1):
-            x = keras.layers.Conv2D(
-                width, 3, padding="same", activation="relu", name=f"block{block}_conv{conv}"
-            )(x)
-        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-    return keras.Model(inputs, x, name="vgg16_backbone")
+    outputs = fcn_vgg.vgg16_convolutions(x, widths)
+    return keras.Model(inputs, outputs, name="vgg16_backbone")
 
 
 def balance_feature_scales(model, images, batch_size=64):
@@ -109,15 +108,16 @@ def balance_feature_scales(model, images, batch_size=64):
     import keras
 
     before = []
-    for block, count in enumerate(CONVS_PER_BLOCK, start=1):
+    blocks = range(1, 6)
+    for block in blocks:
         pool = model.get_layer(f"block{block}_pool").output
         features = keras.Model(model.input, pool).predict(images, batch_size=batch_size, verbose=0)
         rms = float(np.sqrt(np.mean(np.square(features))))
         before.append(rms)
-        last = model.get_layer(f"block{block}_conv{count}")
+        last = model.get_layer(block_convolutions(model, block)[-1])
         kernel, bias = last.get_weights()
         last.set_weights([kernel / rms, bias / rms])
-        if block < len(CONVS_PER_BLOCK):
+        if block < blocks[-1]:
             following = model.get_layer(f"block{block + 1}_conv1")
             kernel, bias = following.get_weights()
             following.set_weights([kernel * rms, bias])
@@ -127,7 +127,7 @@ def balance_feature_scales(model, images, batch_size=64):
 def save_course_weights(model, path=COURSE_WEIGHTS, **info):
     """Save a VGG16-layout model's convolution weights as a compressed float16 ``.npz``."""
     arrays = {"widths": np.array([model.get_layer(f"block{b}_conv1").filters for b in range(1, 6)])}
-    for name in layer_names():
+    for name in layer_names(model):
         kernel, bias = model.get_layer(name).get_weights()
         arrays[f"{name}/kernel"] = kernel.astype(np.float16)
         arrays[f"{name}/bias"] = bias.astype(np.float16)
@@ -159,7 +159,7 @@ def _load_course_backbone(input_shape, path=COURSE_WEIGHTS):
     with np.load(path) as stored:
         widths = tuple(int(w) for w in stored["widths"])
         model = build_vgg16_layout(input_shape, widths, info["mean"], info["scale"])
-        for name in layer_names():
+        for name in layer_names(model):
             weights = [stored[f"{name}/kernel"], stored[f"{name}/bias"]]
             model.get_layer(name).set_weights([w.astype(np.float32) for w in weights])
     description = (
@@ -174,12 +174,14 @@ def _load_imagenet_backbone(input_shape, weights):
     """VGG16 with ImageNet weights copied into the course layout (grey input, RGB first kernel)."""
     import keras
 
+    from course_utils.lectures import fcn_vgg
+
     shape3 = tuple(input_shape[:2]) + (3,)
     reference = keras.applications.VGG16(include_top=False, weights=weights, input_shape=shape3)
     model = build_vgg16_layout(
-        input_shape, VGG16_WIDTHS, np.array(IMAGENET_MEAN_RGB) / 255.0, 255.0
+        input_shape, fcn_vgg.VGG16_WIDTHS, np.array(IMAGENET_MEAN_RGB) / 255.0, 255.0
     )
-    for name in layer_names():
+    for name in layer_names(model):
         kernel, bias = reference.get_layer(name).get_weights()
         if name == "block1_conv1":
             kernel = kernel[:, :, ::-1, :]  # Caffe's BGR input channels to RGB
@@ -213,8 +215,11 @@ def load_vgg16_backbone(input_shape=(64, 64, 3), weights="auto"):
     return model, description
 
 
-def feature_extractor(backbone, names=("block3_pool", "block4_pool", "block5_pool")):
-    """A model from the backbone's input to the named layers' outputs (maxp3, maxp4, maxp5)."""
+def feature_extractor(backbone, names):
+    """A model from the backbone's input to the named layers' outputs (a U-Net's skips, say).
+
+    The FCN's maxp3, maxp4 and maxp5 are the lecture's ``fcn_vgg.pooling_outputs(backbone)``.
+    """
     import keras
 
     outputs = [backbone.get_layer(name).output for name in names]

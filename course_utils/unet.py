@@ -205,9 +205,9 @@ def soft_dice_loss(num_classes, smooth=1.0):
 
 def combined_loss(masks, num_classes, smooth=1.0):
     """The course's weighted cross-entropy (sqrt inverse frequency) plus the soft Dice loss."""
-    from course_utils import segmentation
+    from course_utils.lectures import fcn_vgg
 
-    cross_entropy = segmentation.weighted_loss(segmentation.class_weights(masks, num_classes))
+    cross_entropy = fcn_vgg.weighted_crossentropy(fcn_vgg.class_weights(masks, num_classes))
     dice = soft_dice_loss(num_classes, smooth)
 
     def loss(y_true, y_pred):
@@ -248,13 +248,14 @@ def fit_augmented(
     """
     import keras
 
-    from course_utils import progress, segmentation
+    from course_utils import progress
+    from course_utils.lectures import fcn_vgg
 
     num_classes = int(model.output_shape[-1])
-    weights = segmentation.class_weights(masks, num_classes)
+    weights = fcn_vgg.class_weights(masks, num_classes)
     schedule = cosine_schedule(learning_rate, epochs, len(images), batch_size)
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule), loss=segmentation.weighted_loss(weights)
+        optimizer=keras.optimizers.Adam(schedule), loss=fcn_vgg.weighted_crossentropy(weights)
     )
     dataset = augmented_dataset(images, masks, batch_size, seed, flip=flip)
     started = time.perf_counter()

@@ -62,3 +62,12 @@ def test_every_comparison_row_of_the_benchmark_is_produced_in_fast_mode():
     for value in pairs:
         course, public = (float(part) for part in value.split(" (")[0].split(" / "))
         assert course >= 0 and public >= 0
+
+
+def test_the_copied_recipe_post_mortem_fills_its_table():
+    table = baselines.copied_recipe_post_mortem(scenes=32, epochs=1)
+    assert set(table["copied recipe"]) == {"32s", "16s", "8s", "32s, scored again"}
+    assert set(table["this course"]) == {"32s", "16s", "8s"}
+    assert set(table["paper's skip scaling, Adam"]) == {"8s"}
+    values = [value for row in table.values() for value in row.values()]
+    assert all(0 <= value <= 1 for value in values)

@@ -21,7 +21,7 @@ def test_course_backbone_is_pretrained_frozen_and_named_like_vgg16():
     assert "test accuracy" in description
     assert not model.trainable and not model.trainable_weights
     names = [layer.name for layer in model.layers]
-    for name in backbone.layer_names() + [f"block{b}_pool" for b in range(1, 6)]:
+    for name in backbone.layer_names(model) + [f"block{b}_pool" for b in range(1, 6)]:
         assert name in names
     assert model.get_layer("block3_pool").output.shape[1:] == (8, 8, 64)
     assert model.get_layer("block4_pool").output.shape[1:] == (4, 4, 128)

@@ -129,12 +129,12 @@ def test_unet_widths_can_be_set_level_by_level():
 
 
 def test_combined_loss_adds_dice_to_weighted_crossentropy():
-    from course_utils import segmentation
+    from course_utils.lectures import fcn_vgg
 
     rng = np.random.default_rng(1)
     masks = rng.integers(0, 3, (2, 4, 4))
     probabilities = np.full((2, 4, 4, 3), 1 / 3, np.float32)
-    cross_entropy = segmentation.weighted_loss(segmentation.class_weights(masks, 3))
+    cross_entropy = fcn_vgg.weighted_crossentropy(fcn_vgg.class_weights(masks, 3))
     expected = float(cross_entropy(masks, probabilities)) + unet.dice_numpy(masks, probabilities)
     assert float(unet.combined_loss(masks, 3)(masks, probabilities)) == pytest.approx(
         expected, 1e-5

@@ -1,20 +1,29 @@
 """The checks of topic 04 accept every correct answer and name each classic mistake."""
 
+import check_harness
 import keras
 import numpy as np
 import pytest
 
 from course_utils import segmentation
-from course_utils.checks import CheckFailed
 from course_utils.checks import fcn_vgg as checks_fcn
+from course_utils.lectures import fcn_vgg
 
 
 def expect_failure(check, function, exercise, hint):
-    """The check fails with a one-line message containing the hint."""
-    with pytest.raises(CheckFailed, match=f"^Exercise {exercise}: ") as caught:
-        check(function)
-    assert hint in str(caught.value), str(caught.value)
-    assert "\n" not in str(caught.value)
+    """The check fails with one line that starts with the exercise and names the mistake.
+
+    The harness also asserts that the grader, judging the outputs afresh, says the same.
+    """
+    message = check_harness.fails_with(check, function, hint)
+    assert message.startswith(f"Exercise {exercise}: "), message
+
+
+def accepts(check, hidden, answer, exercise, capsys):
+    """A correct answer passes the check and the hidden test, in the notebook and graded."""
+    assert check_harness.passes(check, answer)
+    assert check_harness.passes(hidden, answer)
+    assert capsys.readouterr().out.startswith(f"Exercise {exercise} passed")
 
 
 # ---- Exercise 1: upsampling weights ----
@@ -32,7 +41,7 @@ def weights_loop(factor, num_classes):
 
 def weights_einsum(factor, num_classes):
     """Another answer: the kernel times the identity, as a list of lists of float64."""
-    kernel = segmentation.bilinear_kernel(2 * factor, 1)[:, :, 0, 0].astype(np.float64)
+    kernel = fcn_vgg.bilinear_kernel(2 * factor, 1)[:, :, 0, 0].astype(np.float64)
     return np.einsum("ij,cd->ijcd", kernel, np.eye(num_classes)).tolist()
 
 
@@ -74,19 +83,23 @@ def weights_channels_first(factor, num_classes):
     return np.transpose(weights_loop(factor, num_classes), (2, 3, 0, 1))
 
 
-@pytest.mark.parametrize("answer", [weights_loop, weights_einsum, segmentation.bilinear_kernel])
+@pytest.mark.parametrize("answer", [weights_loop, weights_einsum, fcn_vgg.bilinear_kernel])
 def test_upsampling_weights_accepts(answer, capsys):
     """Correct answers pass, the course's own (kernel size, channels) function too."""
     function = answer
-    if answer is segmentation.bilinear_kernel:
+    if answer is fcn_vgg.bilinear_kernel:
 
         def function(factor, num_classes):
             """The module's function, called with the kernel size."""
-            return segmentation.bilinear_kernel(2 * factor, num_classes)
+            return fcn_vgg.bilinear_kernel(2 * factor, num_classes)
 
-    assert checks_fcn.check_upsampling_weights(function)
-    assert checks_fcn.check_upsampling_weights_hidden(function)
-    assert capsys.readouterr().out.startswith("Exercise 1 passed")
+    accepts(
+        checks_fcn.check_upsampling_weights,
+        checks_fcn.check_upsampling_weights_hidden,
+        function,
+        1,
+        capsys,
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,12 +131,12 @@ def score(num_classes, initializer="zeros", activation=None):
 def fusion_course(scores5, maxp4, maxp3, num_classes):
     """The course's answer."""
     fused4 = keras.layers.Add()(
-        [segmentation.upsampling_layer(num_classes, 2)(scores5), score(num_classes)(maxp4)]
+        [fcn_vgg.bilinear_upsampling(num_classes, 2)(scores5), score(num_classes)(maxp4)]
     )
     fused3 = keras.layers.Add()(
-        [segmentation.upsampling_layer(num_classes, 2)(fused4), score(num_classes)(maxp3)]
+        [fcn_vgg.bilinear_upsampling(num_classes, 2)(fused4), score(num_classes)(maxp3)]
     )
-    return segmentation.upsampling_layer(num_classes, 8)(fused3)
+    return fcn_vgg.bilinear_upsampling(num_classes, 8)(fused3)
 
 
 def fusion_operators(scores5, maxp4, maxp3, num_classes):
@@ -147,22 +160,22 @@ def fusion_operators(scores5, maxp4, maxp3, num_classes):
 
 def fusion_wrong_factor(scores5, maxp4, maxp3, num_classes):
     """Mistake: x16 at the end."""
-    fused4 = segmentation.upsampling_layer(num_classes, 2)(scores5) + score(num_classes)(maxp4)
-    fused3 = segmentation.upsampling_layer(num_classes, 2)(fused4) + score(num_classes)(maxp3)
-    return segmentation.upsampling_layer(num_classes, 16)(fused3)
+    fused4 = fcn_vgg.bilinear_upsampling(num_classes, 2)(scores5) + score(num_classes)(maxp4)
+    fused3 = fcn_vgg.bilinear_upsampling(num_classes, 2)(fused4) + score(num_classes)(maxp3)
+    return fcn_vgg.bilinear_upsampling(num_classes, 16)(fused3)
 
 
 def fusion_unscored_skip(scores5, maxp4, maxp3, num_classes):
     """Mistake: the skip is added before its score layer."""
-    fused4 = keras.layers.Add()([segmentation.upsampling_layer(num_classes, 2)(scores5), maxp4])
-    fused3 = segmentation.upsampling_layer(num_classes, 2)(fused4) + score(num_classes)(maxp3)
-    return segmentation.upsampling_layer(num_classes, 8)(fused3)
+    fused4 = keras.layers.Add()([fcn_vgg.bilinear_upsampling(num_classes, 2)(scores5), maxp4])
+    fused3 = fcn_vgg.bilinear_upsampling(num_classes, 2)(fused4) + score(num_classes)(maxp3)
+    return fcn_vgg.bilinear_upsampling(num_classes, 8)(fused3)
 
 
 def fusion_concatenated(scores5, maxp4, maxp3, num_classes):
     """Mistake: concatenation instead of addition."""
     fused4 = keras.layers.Concatenate()(
-        [segmentation.upsampling_layer(num_classes, 2)(scores5), score(num_classes)(maxp4)]
+        [fcn_vgg.bilinear_upsampling(num_classes, 2)(scores5), score(num_classes)(maxp4)]
     )
     fused3 = keras.layers.Concatenate()(
         [keras.layers.UpSampling2D(2, interpolation="bilinear")(fused4), score(num_classes)(maxp3)]
@@ -172,42 +185,42 @@ def fusion_concatenated(scores5, maxp4, maxp3, num_classes):
 
 def fusion_random_scores(scores5, maxp4, maxp3, num_classes):
     """Mistake: skip score layers not zero-initialised."""
-    fused4 = segmentation.upsampling_layer(num_classes, 2)(scores5) + score(
+    fused4 = fcn_vgg.bilinear_upsampling(num_classes, 2)(scores5) + score(
         num_classes, "glorot_uniform"
     )(maxp4)
-    fused3 = segmentation.upsampling_layer(num_classes, 2)(fused4) + score(
+    fused3 = fcn_vgg.bilinear_upsampling(num_classes, 2)(fused4) + score(
         num_classes, "glorot_uniform"
     )(maxp3)
-    return segmentation.upsampling_layer(num_classes, 8)(fused3)
+    return fcn_vgg.bilinear_upsampling(num_classes, 8)(fused3)
 
 
 def fusion_random_upsampling(scores5, maxp4, maxp3, num_classes):
     """Mistake: randomly initialised upsampling."""
-    fused4 = segmentation.upsampling_layer(num_classes, 2, "random")(scores5) + score(num_classes)(
-        maxp4
-    )
-    fused3 = segmentation.upsampling_layer(num_classes, 2, "random")(fused4) + score(num_classes)(
-        maxp3
-    )
-    return segmentation.upsampling_layer(num_classes, 8, "random")(fused3)
+    fused4 = fcn_vgg.bilinear_upsampling(num_classes, 2, initializer="glorot_uniform")(
+        scores5
+    ) + score(num_classes)(maxp4)
+    fused3 = fcn_vgg.bilinear_upsampling(num_classes, 2, initializer="glorot_uniform")(
+        fused4
+    ) + score(num_classes)(maxp3)
+    return fcn_vgg.bilinear_upsampling(num_classes, 8, initializer="glorot_uniform")(fused3)
 
 
 def fusion_relu_scores(scores5, maxp4, maxp3, num_classes):
     """Mistake: ReLU on the score layers (the keras.io example's pool5 score)."""
-    fused4 = segmentation.upsampling_layer(num_classes, 2)(scores5) + score(
+    fused4 = fcn_vgg.bilinear_upsampling(num_classes, 2)(scores5) + score(
         num_classes, activation="relu"
     )(maxp4)
-    fused3 = segmentation.upsampling_layer(num_classes, 2)(fused4) + score(
+    fused3 = fcn_vgg.bilinear_upsampling(num_classes, 2)(fused4) + score(
         num_classes, activation="relu"
     )(maxp3)
-    return segmentation.upsampling_layer(num_classes, 8)(fused3)
+    return fcn_vgg.bilinear_upsampling(num_classes, 8)(fused3)
 
 
 def fusion_no_maxp4(scores5, maxp4, maxp3, num_classes):
     """Mistake: maxp4 scored but never added."""
     score(num_classes)(maxp4)
-    up4 = segmentation.upsampling_layer(num_classes, 4)(scores5)
-    return segmentation.upsampling_layer(num_classes, 8)(up4 + score(num_classes)(maxp3))
+    up4 = fcn_vgg.bilinear_upsampling(num_classes, 4)(scores5)
+    return fcn_vgg.bilinear_upsampling(num_classes, 8)(up4 + score(num_classes)(maxp3))
 
 
 def fusion_softmax(scores5, maxp4, maxp3, num_classes):
@@ -218,9 +231,7 @@ def fusion_softmax(scores5, maxp4, maxp3, num_classes):
 @pytest.mark.parametrize("answer", [fusion_course, fusion_operators])
 def test_fusion_accepts(answer, capsys):
     """Correct answers pass."""
-    assert checks_fcn.check_fcn8s_fusion(answer)
-    assert checks_fcn.check_fcn8s_fusion_hidden(answer)
-    assert capsys.readouterr().out.startswith("Exercise 2 passed")
+    accepts(checks_fcn.check_fcn8s_fusion, checks_fcn.check_fcn8s_fusion_hidden, answer, 2, capsys)
 
 
 @pytest.mark.parametrize(
@@ -281,13 +292,18 @@ def confusion_floats(true_masks, predicted_masks, num_classes):
     return confusion_bincount(true_masks, predicted_masks, num_classes).astype(float)
 
 
-@pytest.mark.parametrize("answer", [confusion_bincount, confusion_loop])
+@pytest.mark.parametrize(
+    "answer", [confusion_bincount, confusion_loop, segmentation.confusion_matrix]
+)
 def test_confusion_accepts(answer, capsys):
     """Correct answers pass, and so does the module's function."""
-    assert checks_fcn.check_confusion_matrix(answer)
-    assert checks_fcn.check_confusion_matrix_hidden(answer)
-    assert checks_fcn.check_confusion_matrix_hidden(segmentation.confusion_matrix)
-    assert capsys.readouterr().out.startswith("Exercise 3 passed")
+    accepts(
+        checks_fcn.check_confusion_matrix,
+        checks_fcn.check_confusion_matrix_hidden,
+        answer,
+        3,
+        capsys,
+    )
 
 
 @pytest.mark.parametrize(
@@ -368,9 +384,7 @@ def iou_per_class_returned(confusion):
 @pytest.mark.parametrize("answer", [iou_course, iou_masked, segmentation.mean_iou])
 def test_mean_iou_accepts(answer, capsys):
     """Correct answers pass."""
-    assert checks_fcn.check_mean_iou(answer)
-    assert checks_fcn.check_mean_iou_hidden(answer)
-    assert capsys.readouterr().out.startswith("Exercise 4 passed")
+    accepts(checks_fcn.check_mean_iou, checks_fcn.check_mean_iou_hidden, answer, 4, capsys)
 
 
 @pytest.mark.parametrize(
@@ -402,8 +416,8 @@ def masked_course(y_true, y_pred):
 
 
 def masked_module(y_true, y_pred):
-    """Another answer: the module's loss."""
-    return segmentation.masked_loss()(y_true, y_pred)
+    """Another answer: the lecture's loss, without class weights."""
+    return fcn_vgg.weighted_crossentropy()(y_true, y_pred)
 
 
 def masked_gather(y_true, y_pred):
@@ -457,9 +471,13 @@ def masked_per_image(y_true, y_pred):
 @pytest.mark.parametrize("answer", [masked_course, masked_module, masked_gather])
 def test_masked_accepts(answer, capsys):
     """Correct answers pass."""
-    assert checks_fcn.check_masked_crossentropy(answer)
-    assert checks_fcn.check_masked_crossentropy_hidden(answer)
-    assert capsys.readouterr().out.startswith("Exercise 5 passed")
+    accepts(
+        checks_fcn.check_masked_crossentropy,
+        checks_fcn.check_masked_crossentropy_hidden,
+        answer,
+        5,
+        capsys,
+    )
 
 
 @pytest.mark.parametrize(
@@ -480,3 +498,147 @@ def test_masked_rejects(mistake, hint):
 def test_not_a_function():
     """Passing the result instead of the function is a one-line hint."""
     expect_failure(checks_fcn.check_mean_iou, 0.5, 4, "pass the function itself")
+
+
+# ---- Exercise 6: hypercolumns ----
+
+
+def hypercolumn_upsampling(maxp3, maxp4, maxp5, output_stride, mistake=None):
+    """The course's answer with UpSampling2D; ``mistake`` switches on one classic error."""
+    interpolation = "nearest" if mistake == "nearest" else "bilinear"
+    maps = []
+    for pooled, stride in zip((maxp3, maxp4, maxp5), (8, 16, 32)):
+        factor = stride if mistake == "own stride" else stride // output_stride
+        if factor > 1:
+            pooled = keras.layers.UpSampling2D(factor, interpolation=interpolation)(pooled)
+        maps.append(pooled)
+    if mistake == "reversed":
+        maps = maps[::-1]
+    if mistake == "added":
+        return keras.layers.Add()(maps)
+    if mistake == "not upsampled maxp3":
+        maps[0] = maxp3
+    return keras.layers.Concatenate()(maps)
+
+
+def hypercolumn_resizing(maxp3, maxp4, maxp5, output_stride):
+    """Another answer: Resizing layers to the size of the output grid."""
+    size = maxp3.shape[1] * 8 // output_stride
+    maps = [keras.layers.Resizing(size, size, "bilinear")(m) for m in (maxp3, maxp4, maxp5)]
+    return keras.layers.Concatenate(axis=-1)(maps)
+
+
+def hypercolumn_transposed(maxp3, maxp4, maxp5, output_stride):
+    """Another answer: the FCN's bilinear transposed convolutions (they fade at the borders)."""
+    maps = []
+    for pooled, stride in zip((maxp3, maxp4, maxp5), (8, 16, 32)):
+        factor = stride // output_stride
+        if factor > 1:
+            pooled = fcn_vgg.bilinear_upsampling(pooled.shape[-1], factor)(pooled)
+        maps.append(pooled)
+    return keras.layers.Concatenate()(maps)
+
+
+def hypercolumn_lambda(maxp3, maxp4, maxp5, output_stride):
+    """A Lambda layer: refused, as the grader never runs a student's code."""
+    size = maxp3.shape[1] * 8 // output_stride
+    maps = [keras.layers.Resizing(size, size)(m) for m in (maxp3, maxp4, maxp5)]
+    return keras.layers.Lambda(lambda x: keras.ops.concatenate(x, axis=-1))(maps)
+
+
+@pytest.mark.parametrize(
+    "answer", [hypercolumn_upsampling, hypercolumn_resizing, hypercolumn_transposed]
+)
+def test_hypercolumn_accepts(answer, capsys):
+    """Correct answers pass, whatever bilinear upsampling they use."""
+    accepts(checks_fcn.check_hypercolumn, checks_fcn.check_hypercolumn_hidden, answer, 6, capsys)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "hint"),
+    [
+        ("nearest", "nearest neighbour"),
+        ("reversed", "another order"),
+        ("added", "concatenate along the channel axis"),
+        ("own stride", "bring every map to the grid of output_stride"),
+        ("not upsampled maxp3", "bring every map to the grid of output_stride"),
+    ],
+)
+def test_hypercolumn_rejects(mistake, hint):
+    """Each classic mistake fails with its hint."""
+    answer = check_harness.with_mistake(hypercolumn_upsampling, mistake)
+    expect_failure(checks_fcn.check_hypercolumn, answer, 6, hint)
+
+
+def test_hypercolumn_refuses_lambda_layers():
+    """A model the grader could not rebuild from Keras' own classes fails with a hint."""
+    expect_failure(checks_fcn.check_hypercolumn, hypercolumn_lambda, 6, "Keras layers only")
+
+
+# ---- Exercise 7: the CRF energy ----
+
+
+def energy_loops(labels, unary, kernel, mistake=None):
+    """The definition, pair by pair; ``mistake`` switches on one classic error."""
+    flat = np.ravel(labels)
+    total = (
+        0.0
+        if mistake == "no unary"
+        else float(
+            np.sum(unary)
+            if mistake == "all unaries"
+            else np.take_along_axis(unary, labels[..., None], -1).sum()
+        )
+    )
+    for i in range(len(flat)):
+        for j in range(len(flat)):
+            counted = j != i if mistake == "twice" else j > i
+            differ = flat[i] == flat[j] if mistake == "same" else flat[i] != flat[j]
+            if counted and differ and mistake != "no pairwise":
+                total += -kernel[i, j] if mistake == "subtracted" else kernel[i, j]
+    return total
+
+
+def energy_vectorised(labels, unary, kernel):
+    """Another answer: a matrix of disagreements, halved."""
+    flat = labels.ravel()
+    disagree = flat[:, None] != flat[None, :]
+    unaries = np.take_along_axis(unary.reshape(len(flat), -1), flat[:, None], axis=1).sum()
+    return np.float32(unaries + 0.5 * np.sum(kernel * disagree))
+
+
+def energy_lecture_kernel(labels, unary, kernel):
+    """Another answer: the upper triangle, as a 0-d array."""
+    flat = labels.ravel()
+    upper = np.triu(kernel * (flat[:, None] != flat[None, :]), k=1)
+    return np.array(np.take_along_axis(unary, labels[..., None], -1).sum() + upper.sum())
+
+
+@pytest.mark.parametrize("answer", [energy_loops, energy_vectorised, energy_lecture_kernel])
+def test_crf_energy_accepts(answer, capsys):
+    """Correct answers pass."""
+    accepts(checks_fcn.check_crf_energy, checks_fcn.check_crf_energy_hidden, answer, 7, capsys)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "hint"),
+    [
+        ("twice", "counted twice"),
+        ("same", "same label"),
+        ("no unary", "unary term is missing"),
+        ("no pairwise", "pairwise term is missing"),
+        ("all unaries", "sums every class"),
+        ("subtracted", "subtracted"),
+    ],
+)
+def test_crf_energy_rejects(mistake, hint):
+    """Each classic mistake fails with its hint."""
+    answer = check_harness.with_mistake(energy_loops, mistake)
+    expect_failure(checks_fcn.check_crf_energy, answer, 7, hint)
+
+
+def test_crf_energy_of_one_number():
+    """An energy per pixel is not an energy."""
+    expect_failure(
+        checks_fcn.check_crf_energy, lambda labels, unary, kernel: unary.sum(-1), 7, "one number"
+    )
