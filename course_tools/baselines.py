@@ -139,11 +139,14 @@ def _mean_iou(model, inputs, masks):
     return segmentation.evaluate(model, inputs, masks, digit_scenes.NUM_SCENE_CLASSES)["mean_iou"]
 
 
-def compare_fcn(mode=None, epochs=None):
-    """Course FCN vs the keras.io recipe, 32s/16s/8s heads on the same cached features."""
+def compare_fcn(mode=None, epochs=None, seed=None):
+    """Course FCN vs the keras.io recipe, 32s/16s/8s heads on the same cached features.
+
+    ``seed`` defaults to the run's seed (``config.run_seed()``), as in the notebooks.
+    """
     mode = mode or config.mode()
     epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
-    config.seed_everything()  # the same seeds and deterministic ops as the notebooks
+    config.seed_everything(seed)  # the same seeds and deterministic ops as the notebooks
     train, test = _scenes(mode)
     frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
     train_features = segmentation.backbone_features(frozen, train.images)
@@ -246,16 +249,17 @@ def fit_course_unet(model, scenes, epochs, batch_size=32):
     return seconds
 
 
-def compare_unet(mode=None, epochs=None):
+def compare_unet(mode=None, epochs=None, seed=None):
     """The TF tutorial's decoder on the frozen backbone against two course models.
 
     ``scratch``: the U-Net as notebooks/06 teaches it (its widths, trained end to end with its
     recipe); ``decoder``: the course's decoder on the tutorial's frozen backbone, the like-for-like
     swap. Returns ``{model: {"mean_iou", "seconds"}}`` for ``scratch``, ``decoder``, ``tutorial``.
+    ``seed`` defaults to the run's seed (``config.run_seed()``).
     """
     mode = mode or config.mode()
     epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
-    config.seed_everything()
+    config.seed_everything(seed)
     train, test = _scenes(mode)
     frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
     models = {

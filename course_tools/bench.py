@@ -1,12 +1,16 @@
 """``course bench``: how long every notebook takes, how much memory, and what quality it reaches.
 
-Each notebook runs alone, in default mode, in a fresh process: wall time and the kernel's peak
-memory are measured around it, and the quality figures it reports through
-:func:`course_utils.results.report` are collected from ``COURSE_RESULTS_FILE``. Results go to
-``_build/bench/results.json`` and a Markdown table, ``_build/bench/results.md`` (fast and full mode
-runs write ``results-fast.*`` and ``results-full.*``); a run over every notebook also refreshes
-``docs/benchmark.md``, one section per mode. A notebook that misses a target it states fails the
-run, and the table says by how much.
+Each notebook runs alone, in a fresh process, once per seed (``--seeds N``, default 3; 5 for a
+release): wall time and the kernel's peak memory are measured around it, and the quality figures
+it reports through :func:`course_utils.results.report` are collected from
+``COURSE_RESULTS_FILE``. The seed reaches the notebook through :func:`course_utils.config.
+environment` and ``config.setup()``. Each comparison with a public recipe runs once per seed
+too (:mod:`course_tools.bench_compare`), one notebook runs twice at the same seed to show whether
+runs reproduce, and the grader is timed with 1 and with N jobs. Results go to
+``_build/bench/results.json`` and ``results.md`` (``results-fast.*`` and ``results-full.*`` for
+the other modes); a run writing there also refreshes ``docs/benchmark.md``
+(:mod:`course_tools.bench_page`). A target missed at the worst seed, a failed run or a notebook
+over its time budget fails the run (:func:`course_tools.bench_stats.problems`).
 """
 
 import json
@@ -18,21 +22,20 @@ import sys
 import tempfile
 import time
 
-from course_tools import notebooks
-from course_utils import config
+from course_tools import bench_compare, bench_page, bench_stats, notebooks
 
 OUT = notebooks.ROOT / "_build" / "bench"
-# The committed copy of the latest full table, linked from the README.
-PUBLISHED = notebooks.ROOT / "docs" / "benchmark.md"
-GRADED_ASSIGNMENT = "01_conv2d_padding_stride"  # the assignment the grader benchmark grades
+SEEDS = 3  # per notebook and comparison; a release run uses 5
+# Run twice at the same seed to show whether runs reproduce: trains, and is one of the quicker.
+DETERMINISM_NOTEBOOK = "notebooks/04_fcn_vgg.ipynb"
 
 
-def run_notebook(path, mode="default", timeout=1800):
-    """Execute one notebook in a child process; return its record (time, memory, figures)."""
+def run_notebook(path, mode="default", timeout=1800, seed=None):
+    """Execute one notebook at one seed in a child process; return the run (time, memory, ...)."""
+    seed = 0 if seed is None else seed
     with tempfile.TemporaryDirectory() as scratch:
         results_file = pathlib.Path(scratch) / "results.jsonl"
-        unset = {key: value for key, value in os.environ.items() if not key.startswith("COURSE_")}
-        environment = config.environment(mode, unset)
+        environment = bench_compare.child_environment(mode, seed)
         environment["COURSE_RESULTS_FILE"] = str(results_file)
         command = [
             sys.executable,
@@ -52,14 +55,27 @@ def run_notebook(path, mode="default", timeout=1800):
     report = json.loads(finished.stdout.strip().splitlines()[-1]) if finished.stdout.strip() else {}
     error = report.get("error") or (finished.stderr.strip().splitlines() or [""])[-1]
     return {
-        "notebook": notebook_name(path),
-        "mode": mode,
+        "seed": seed,
         "seconds": round(seconds, 1),
         "peak_memory_mb": report.get("peak_memory_mb"),
         "ok": finished.returncode == 0,
         "error": None if finished.returncode == 0 else error,
         "figures": figures,
     }
+
+
+def run_seeds(path, mode="default", seeds=range(SEEDS)):
+    """A notebook's record: one run per seed."""
+    runs = []
+    for seed in seeds:
+        run = run_notebook(path, mode, seed=seed)
+        runs.append(run)
+        print(
+            f"{notebook_name(path)}, seed {seed}: {run['seconds']:.0f} s, "
+            f"{run['peak_memory_mb']} MB, {'ok' if run['ok'] else 'FAILED'}",
+            flush=True,
+        )
+    return {"notebook": notebook_name(path), "mode": mode, "runs": runs}
 
 
 def notebook_name(path):
@@ -104,124 +120,100 @@ def lecture_and_solution_notebooks():
     return notebooks.notebook_paths("notebooks") + notebooks.notebook_paths("solutions")
 
 
-def missed_targets(records, enforce=True):
-    """Lines naming each stated target that was missed, and by how much, and each failure.
-
-    ``enforce=False`` (fast mode, which trains too little to reach any target) names failed
-    notebooks only.
-    """
-    lines = []
-    for record in records:
-        for name, entry in record["figures"].items():
-            if enforce and entry.get("missed_by") is not None:
-                bound = (
-                    ("at least", entry["at_least"])
-                    if entry.get("at_least") is not None
-                    else ("at most", entry["at_most"])
-                )
-                lines.append(
-                    f"{record['notebook']}: {name} = {entry['value']:.4g}, "
-                    f"{bound[0]} {bound[1]:g} was stated: missed by {entry['missed_by']:.4g}"
-                )
-        if not record["ok"] and not any(line.startswith(record["notebook"]) for line in lines):
-            lines.append(f"{record['notebook']}: failed: {record['error']}")
-    return lines
-
-
-def markdown_table(records, extras=()):
-    """The results as a Markdown table, plus extra ``(name, value)`` rows below it."""
-    lines = [
-        "| notebook | mode | time (s) | peak memory (MB) | figures | status |",
-        "| --- | --- | ---: | ---: | --- | --- |",
-    ]
-    for record in records:
-        figures = ", ".join(
-            f"{name} {entry['value']:.3g}"
-            + (
-                f" (≥ {entry['at_least']:g})"
-                if entry.get("at_least") is not None
-                else f" (≤ {entry['at_most']:g})"
-                if entry.get("at_most") is not None
-                else ""
-            )
-            for name, entry in record["figures"].items()
-        )
-        status = "ok" if record["ok"] else "FAILED"
-        lines.append(
-            f"| {record['notebook']} | {record['mode']} | {record['seconds']:.0f} | "
-            f"{record['peak_memory_mb'] or ''} | {figures} | {status} |"
-        )
-    if extras:
-        lines += ["", "| measure | value |", "| --- | --- |"]
-        lines += [f"| {name} | {value} |" for name, value in extras]
-    return "\n".join(lines) + "\n"
-
-
-MAKE_TEST_ROW = "make test, last run (minutes)"
-MODES = ("default", "fast", "full")  # the order of the published page's sections
-
-
-def results_name(mode):
-    """``results`` for default mode (what the README links to), ``results-fast`` and so on."""
-    return "results" if mode == "default" else f"results-{mode}"
-
-
 def run(
-    only=None, mode="default", comparisons=True, out=OUT, grader_submissions=100, notebooks=True
+    only=None,
+    mode="default",
+    comparisons=True,
+    out=OUT,
+    grader_submissions=100,
+    notebooks=True,
+    seeds=SEEDS,
+    determinism=DETERMINISM_NOTEBOOK,
+    grader_jobs=None,
 ):
-    """Benchmark the course; write results[-MODE].json and .md; return the missed targets.
+    """Benchmark the course over ``seeds`` seeds; write results[-MODE].json and .md.
 
-    A partial run (``only``, or ``notebooks=False`` for the comparisons alone) updates the stored
-    results in place: the notebooks it ran replace their old records, the others are kept. Measures
-    (comparisons, grader, make test) replace the rows of the same name; the others are kept.
+    Returns the problems: targets missed at the worst seed, failed runs, notebooks over budget,
+    comparisons that failed. A partial run (``only``, or ``notebooks=False`` for the comparisons
+    alone) updates the stored results in place: the notebooks it ran replace their old records,
+    the others are kept; so are the comparisons and the same-seed check when it did not run them.
     """
     from course_utils import progress
 
+    seed_list = list(range(seeds))
     paths = [p for p in lecture_and_solution_notebooks() if not only or only in p.name]
-    records = []
-    for path in progress.bar(paths if notebooks else [], description="notebooks"):
-        record = run_notebook(path, mode)
-        records.append(record)
-        print(
-            f"{record['notebook']}: {record['seconds']:.0f} s, "
-            f"{record['peak_memory_mb']} MB, {'ok' if record['ok'] else 'FAILED'}",
-            flush=True,
-        )
-    extras = _extra_measures(mode, grader_submissions) if comparisons else None
+    records = [
+        run_seeds(path, mode, seed_list)
+        for path in progress.bar(paths if notebooks else [], description="notebooks")
+    ]
+    # Fast mode's figures say nothing about quality: its page has no determinism section.
+    rerun = determinism and mode != "fast"
+    check = same_seed_twice(records, paths, mode, determinism) if rerun else None
+    rows, failures, measures = None, [], []
+    if comparisons:
+        rows, failures = bench_compare.run_comparisons(mode, seed_list)
+        if grader_submissions:
+            jobs = grader_jobs or _cores()
+            measures = bench_compare.grader_scaling(grader_submissions, jobs)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results_file = out / f"{results_name(mode)}.json"
-    stored = _read_stored(results_file, set_aside=True) or {"notebooks": [], "measures": []}
+    results_file = out / f"{bench_page.results_name(mode)}.json"
+    stored = bench_page.read_stored(results_file, set_aside=True) or {
+        "notebooks": [],
+        "measures": [],
+        "comparisons": [],
+    }
     partial = bool(only) or not notebooks
-    records_now = _merge_records(stored["notebooks"], records) if partial else records
-    measures = _merge_measures(stored["measures"], extras or [])
+    stored = {
+        "machine": _machine(),
+        "notebooks": _merge_records(stored["notebooks"], records) if partial else records,
+        "comparisons": stored["comparisons"] if rows is None else rows,
+        "comparison_failures": stored.get("comparison_failures", []) if rows is None else failures,
+        "determinism": check or stored.get("determinism"),
+        "measures": _merge_measures(stored["measures"], measures),
+    }
     if mode == "default":
-        measures = _with_make_test(measures, out)
-    stored = {"machine": _machine(), "notebooks": records_now, "measures": measures}
+        stored["measures"] = bench_page.with_make_test(stored["measures"], out)
     results_file.write_text(json.dumps(stored, indent=1) + "\n")
-    (out / f"{results_name(mode)}.md").write_text(markdown_table(records_now, measures))
+    (out / f"{bench_page.results_name(mode)}.md").write_text(bench_page.markdown(stored, mode))
     if out == OUT:
-        publish(out)
-    return missed_targets(records, enforce=mode != "fast")
+        bench_page.publish(out)
+    for record in records:
+        if blind := bench_stats.seed_blind_figures(record):
+            print(f"warning: {record['notebook']}: {', '.join(blind)} the same at every seed")
+    return bench_stats.problems(records, mode) + (failures if rows is not None else [])
 
 
-def _read_stored(path, set_aside=False):
-    """Stored results, or None when absent or unreadable (set aside as ``*.corrupt``, not lost)."""
-    try:
-        stored = json.loads(path.read_text())
-        if isinstance(stored, dict) and {"notebooks", "measures"} <= stored.keys():
-            return stored
-    except FileNotFoundError:
+def same_seed_twice(records, paths, mode, notebook=DETERMINISM_NOTEBOOK):
+    """Run ``notebook`` again at its first seed; how far its figures moved, or None if not run.
+
+    Only a notebook this run benchmarked is rerun (a partial run keeps the stored check).
+    """
+    record = next((r for r in records if r["notebook"] == notebook), None)
+    path = next((p for p in paths if notebook_name(p) == notebook), None)
+    if record is None or path is None:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        pass
-    if set_aside:
-        kept = path.with_name(path.name + ".corrupt")
-        path.replace(kept)
-        print(f"{path} was unreadable: kept as {kept.name}; starting a fresh table.")
-    else:
-        print(f"{path} is unreadable, left out: rerun `make bench` to remake it.")
-    return None
+    first = record["runs"][0]
+    second = run_notebook(path, mode, seed=first["seed"])
+    difference, figure = bench_stats.largest_difference(first["figures"], second["figures"])
+    error = None if first["ok"] and second["ok"] else (second["error"] or first["error"])
+    print(f"{notebook}, seed {first['seed']} again: figures differ by up to {difference:.3g}")
+    return {
+        "notebook": notebook,
+        "seed": first["seed"],
+        "difference": difference,
+        "figure": figure,
+        "error": error,
+        "first": first["figures"],
+        "second": second["figures"],
+    }
+
+
+def _cores():
+    """How many jobs the grader runs by default on this machine."""
+    from course_tools.grading import gradebook
+
+    return gradebook.default_jobs()
 
 
 def _merge_measures(previous, new):
@@ -251,85 +243,6 @@ def _machine():
     }
 
 
-def publish(out=OUT, page=PUBLISHED):
-    """Write docs/benchmark.md: one section per mode whose results are in ``out``.
-
-    Returns the number of sections; with none, the page is left as it was.
-    """
-    sections = ["# Benchmark\n"]
-    for mode in MODES:
-        stored = _read_stored(pathlib.Path(out) / f"{results_name(mode)}.json")
-        if stored is None:
-            continue
-        machine = stored.get("machine") or {}
-        where = (
-            f" on {machine['cpu']} with {machine['cores']} cores, {machine['date']}"
-            if machine
-            else ""
-        )
-        command = "make bench" if mode == "default" else f"course bench --mode {mode}"
-        measures = [tuple(row) for row in stored["measures"]]
-        if mode == "default":  # make test is one figure for the course, shown once
-            measures = _with_make_test(measures, out)
-        else:
-            measures = [row for row in measures if row[0] != MAKE_TEST_ROW]
-        caveat = (
-            " Fast mode trains on a sliver of the data for an epoch or two: its figures show the "
-            "code runs end to end, not the quality, and its targets are not enforced."
-            if mode == "fast"
-            else " Each comparison row is one seeded run, not an average over seeds."
-        )
-        sections.append(
-            f"## {mode.capitalize()} mode\n\n"
-            f"Made by `{command}`{where}; each notebook alone in a fresh kernel. "
-            f"Rerun it to refresh this section.{caveat}\n\n"
-            + markdown_table(stored["notebooks"], measures)
-        )
-    if len(sections) > 1:
-        page.write_text("\n".join(sections))
-    return len(sections) - 1
-
-
-def _extra_measures(mode, grader_submissions=100):
-    """Comparisons with public recipes and the grader's throughput."""
-    from course_tools import baselines, grading
-
-    measures = list(baselines.bench_measures(mode))
-    if grader_submissions:
-        throughput = grading.benchmark(GRADED_ASSIGNMENT, count=grader_submissions)
-        measures.append(
-            (
-                f"grader throughput ({throughput['submissions']} submissions of "
-                f"{GRADED_ASSIGNMENT}, submissions per minute)",
-                f"{throughput['per_minute']:.1f}",
-            )
-        )
-    return measures
-
-
-def _with_make_test(measures, out):
-    """The measures with make test's row brought up to date from ``out/make_test_seconds``."""
-    row = make_test_measure(pathlib.Path(out) / "make_test_seconds")
-    if row is None:
-        return measures
-    return [tuple(r) for r in measures if r[0] != row[0]] + [row]
-
-
-def make_test_measure(timing_file):
-    """The row for make test's last run, from ``tools/timed.sh``'s "SECONDS STATUS" file."""
-    timing_file = pathlib.Path(timing_file)
-    if not timing_file.exists():
-        return None
-    fields = timing_file.read_text().split()
-    try:
-        minutes = int(fields[0]) / 60
-        status = int(fields[1]) if len(fields) > 1 else None  # older files hold seconds only
-    except (IndexError, ValueError):
-        return None  # an unreadable file is no figure; the bench still runs
-    outcome = {None: "outcome not recorded", 0: "passed"}.get(status, f"FAILED, exit {status}")
-    return (MAKE_TEST_ROW, f"{minutes:.1f} ({outcome})")
-
-
 def add_cli(subparsers):
     """Register ``course bench``."""
     parser = subparsers.add_parser("bench", help="time every notebook and collect its figures")
@@ -342,17 +255,34 @@ def add_cli(subparsers):
         action="store_true",
         help="run no notebook: only the comparisons and grader throughput",
     )
-    parser.add_argument("--mode", default="default", choices=MODES)
+    parser.add_argument("--mode", default="default", choices=bench_page.MODES)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=SEEDS,
+        help=f"seeds per notebook and comparison, 0 to N-1 (default {SEEDS}; 5 for a release)",
+    )
     parser.add_argument(
         "--no-comparisons",
         action="store_true",
         help="skip the public-recipe comparisons and grader throughput",
     )
     parser.add_argument(
+        "--determinism",
+        default=DETERMINISM_NOTEBOOK,
+        help="the notebook run twice at the same seed ('' to skip)",
+    )
+    parser.add_argument(
         "--grader-submissions",
         type=int,
         default=100,
         help="submissions the grader throughput benchmark grades (0: skip)",
+    )
+    parser.add_argument(
+        "--grader-jobs",
+        type=int,
+        default=None,
+        help="the N of the grader's 1-job against N-jobs throughput (default: cores)",
     )
     parser.add_argument(
         "--publish",
@@ -365,22 +295,28 @@ def add_cli(subparsers):
 def _cli_bench(arguments):
     """``course bench``: run, write the tables, fail loudly on missed targets."""
     if arguments.publish:
-        if not publish():
+        if not bench_page.publish(OUT):
             print(f"no benchmark results in {OUT}: run `make bench` first", file=sys.stderr)
             return 1
-        print(f"wrote {PUBLISHED}")
+        print(f"wrote {bench_page.PUBLISHED}")
         return 0
-    missed = run(
+    if arguments.seeds < 1:
+        print("--seeds must be at least 1", file=sys.stderr)
+        return 2
+    problems = run(
         arguments.only,
         arguments.mode,
         not arguments.no_comparisons,
         grader_submissions=arguments.grader_submissions,
         notebooks=not arguments.no_notebooks,
+        seeds=arguments.seeds,
+        determinism=arguments.determinism,
+        grader_jobs=arguments.grader_jobs,
     )
-    print(f"results: {OUT / results_name(arguments.mode)}.md")
-    for line in missed:
-        print(f"MISSED {line}")
-    return 1 if missed else 0
+    print(f"results: {OUT / bench_page.results_name(arguments.mode)}.md")
+    for line in problems:
+        print(f"PROBLEM {line}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 COMMAND_MODULES = (
     "course_tools.notebooks",  # build-assignments, tidy
     "course_tools.lectures",  # export-lectures
-    "course_tools.grading",  # grade, grade-bench
+    "course_tools.grading",  # grade, references, grade-bench
     "course_tools.slides",  # slides
     "course_tools.bench",  # bench
     "course_tools.export",  # export nbgrader|gradescope|lms

@@ -17,24 +17,36 @@ import re
 
 import nbformat
 
+import course_utils
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOK_FOLDERS = ("notebooks", "solutions", "assignments")
 ROLES = ("answer", "check", "hidden")
 # The one configured repository address: Colab badges and the Colab install are built from it.
 REPOSITORY = "https://github.com/dense-prediction-course/dense-prediction-course"
 BRANCH = "main"
+# What a Colab Setup cell installs: this distribution, at the version of course_utils that the
+# notebooks were written with, from the release tag v<version> of REPOSITORY (as d2l's notebooks
+# pin `pip install d2l==...`). pyproject.toml reads the version from course_utils.__version__.
+DISTRIBUTION = "dense-prediction-course"
+VERSION = course_utils.__version__
+RELEASE_TAG = f"v{VERSION}"
+COLAB_INSTALL = f"{DISTRIBUTION} @ git+{REPOSITORY}@{RELEASE_TAG}"
 
-# The first lines of every notebook's Setup cell: in Colab (only there) install course_utils from
-# the configured repository. tests/ checks that every notebook starts its Setup cell with this.
-COLAB_SETUP = f"""# Setup. In Colab, install the course's helpers first (make lab did so elsewhere).
+# The first lines of every notebook's Setup cell: in Colab (only there) install the course's
+# package at the pinned version. `course tidy` writes it into every Setup cell.
+COLAB_SETUP = f"""# Setup. In Colab, install the course's package at the version of these notebooks.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    COURSE_PACKAGE = "git+{REPOSITORY}"
+    COURSE_REPOSITORY = "{REPOSITORY}"
+    COURSE_VERSION = "{VERSION}"
+    COURSE_PACKAGE = f"{DISTRIBUTION} @ git+{{COURSE_REPOSITORY}}@v{{COURSE_VERSION}}"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", COURSE_PACKAGE], check=True)
 """
+COLAB_CHECK = 'if "google.colab" in sys.modules:'
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -109,9 +121,46 @@ def exercise_cell_id(cell):
     return f"ex{meta['exercise']}-{meta['role']}"
 
 
+def split_colab_setup(source):
+    """A Setup cell's source as ``(stanza, rest)``: its leading Colab install block, the code after.
+
+    The stanza is whatever comes before and in the ``if "google.colab" in sys.modules:`` block
+    (comments, ``import sys``), so an older stanza of any wording is found and replaced whole.
+    ``stanza`` is empty when the cell has none.
+    """
+    lines = source.split("\n")
+    for index, line in enumerate(lines):
+        if line.strip() == COLAB_CHECK:
+            end = index + 1
+            while end < len(lines) and (not lines[end].strip() or lines[end][:1].isspace()):
+                end += 1
+            return "\n".join(lines[:end]), "\n".join(lines[end:])
+        if line.strip() and not line.startswith("#") and line.strip() != "import sys":
+            break  # code before any Colab block: this cell has no stanza
+    return "", source
+
+
+def stamp_colab_setup(source):
+    """A Setup cell's source starting with the current ``COLAB_SETUP``, the rest unchanged."""
+    _, rest = split_colab_setup(source)
+    rest = rest.lstrip("\n")
+    return COLAB_SETUP + ("\n" + rest if rest else "")
+
+
+def _setup_cell(notebook):
+    """The Setup cell (the first code cell, if it calls ``config.setup``), or None."""
+    first = next((cell for cell in notebook.cells if cell.cell_type == "code"), None)
+    if first is None or not (split_colab_setup(first.source)[0] or "config.setup(" in first.source):
+        return None
+    return first
+
+
 def tidy(notebook):
-    """Strip outputs and execution counts, give every cell a stable, readable id, check tags."""
+    """Strip outputs, give cells stable readable ids, check tags, stamp the Colab stanza."""
     notebook = copy.deepcopy(notebook)
+    setup = _setup_cell(notebook)
+    if setup is not None:
+        setup.source = stamp_colab_setup(setup.source)
     notebook.nbformat, notebook.nbformat_minor = 4, 5
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -139,12 +188,6 @@ def tidy(notebook):
     return notebook
 
 
-def _is_setup_cell(notebook, cell):
-    """True for the Setup cell: the first code cell, with the Colab stanza or ``config.setup``."""
-    first = next((c for c in notebook.cells if c.cell_type == "code"), None)
-    return cell is first and ("google.colab" in cell.source or "config.setup(" in cell.source)
-
-
 def _only_imports(source):
     """True for code made only of import statements (and comments or directives)."""
     lines = [line.strip() for line in source.splitlines()]
@@ -154,11 +197,11 @@ def _only_imports(source):
 
 def tidy_tags(notebook):
     """Rename old tags, hide the Setup and exported import cells on slides, refuse bad tags."""
+    setup = _setup_cell(notebook)
     for cell in notebook.cells:
         tags = [RENAMED_TAGS.get(tag, tag) for tag in cell.metadata.get("tags", [])]
         if cell.cell_type == "code" and (
-            _is_setup_cell(notebook, cell)
-            or (cell.source.startswith("#| export") and _only_imports(cell.source))
+            cell is setup or (cell.source.startswith("#| export") and _only_imports(cell.source))
         ):
             tags.append(REMOVE_CELL)
         tags = sorted(set(tags))
@@ -364,7 +407,10 @@ def _cli_tidy(arguments):
         return 1
     if arguments.check and untidy:
         names = ", ".join(untidy)
-        print(f"untidy notebooks (outputs, ids, tags or Colab link): {names}: run 'make tidy'.")
+        print(
+            f"untidy notebooks (outputs, ids, tags, Colab link or stanza): {names}: "
+            f"run 'make tidy'."
+        )
         return 1
     print(f"{len(untidy)} notebooks {'untidy' if arguments.check else 'tidied'}.")
     return 0

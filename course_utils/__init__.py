@@ -4,4 +4,6 @@ Importing this package has no side effects: it neither imports TensorFlow nor to
 environment. Import the submodule you need, e.g. ``from course_utils import config, plots``.
 """
 
-__version__ = "0.1.0"
+# The one version number: pyproject.toml reads it, and every notebook's Colab Setup cell installs
+# the release tagged v<version> (course_tools.notebooks.COLAB_SETUP). Bump it, tag, `make format`.
+__version__ = "0.2.0"

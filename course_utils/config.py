@@ -7,6 +7,11 @@ Notebooks never read environment variables themselves; they ask this module.
 | ``fast``  | ``COURSE_FAST=1``    | tests, CI and grading: seconds per notebook |
 | ``default``| nothing             | a student's laptop CPU: minutes per notebook |
 | ``full``  | ``COURSE_SCALE=full``| Colab or a GPU with internet: real datasets |
+
+Sizes normally follow the mode. Tests run full mode's code paths on small local stand-ins for
+its data and weights with fast mode's sizes: ``COURSE_SIZES=fast`` beside ``COURSE_SCALE=full``
+(``environment("full", sizes="fast")``). Then ``pick`` returns fast sizes and targets are not
+enforced, while ``mode()`` and ``is_full()`` still say full, so no full-mode branch is skipped.
 """
 
 import os
@@ -15,7 +20,8 @@ import random
 import sys
 
 MODES = ("fast", "default", "full")
-MODE_VARIABLES = ("COURSE_FAST", "COURSE_SCALE")
+MODE_VARIABLES = ("COURSE_FAST", "COURSE_SCALE", "COURSE_SIZES")
+SEED_VARIABLE = "COURSE_SEED"  # set by ``course bench --seeds N``; unset, runs use DEFAULT_SEED
 DEFAULT_SEED = 0
 
 
@@ -31,20 +37,38 @@ def mode():
     raise ValueError(f"COURSE_SCALE={scale!r} is not a mode: set it to one of {', '.join(MODES)}.")
 
 
-def environment(mode, base=None):
+def sizes():
+    """The mode whose sizes ``pick`` returns: ``mode()``, unless ``COURSE_SIZES`` names another."""
+    chosen = os.environ.get("COURSE_SIZES", "").strip().lower()
+    if not chosen:
+        return mode()
+    if chosen in MODES:
+        return chosen
+    raise ValueError(f"COURSE_SIZES={chosen!r} is not a mode: set it to one of {', '.join(MODES)}.")
+
+
+def environment(mode, base=None, seed=None, sizes=None):
     """A copy of ``base`` (default: this process's environment) in which ``mode()`` is ``mode``.
 
-    The one place that turns a mode back into environment variables: every tool that starts a
-    notebook or a kernel in a given mode (tests, benchmark, slides, grader) asks here.
+    The one place that turns a mode (and a seed, default ``DEFAULT_SEED``) back into environment
+    variables: every tool that starts a notebook or a kernel in a given mode (tests, benchmark,
+    slides, grader) asks here. ``sizes`` (default: the mode's own) runs the mode's code with
+    another mode's sizes: the full-mode tests use ``environment("full", sizes="fast")``.
     """
-    if mode not in MODES:
-        raise ValueError(f"{mode!r} is not a mode: use one of {', '.join(MODES)}.")
+    for name, value in (("mode", mode), ("sizes", sizes or mode)):
+        if value not in MODES:
+            raise ValueError(f"{value!r} is not a {name}: use one of {', '.join(MODES)}.")
     source = os.environ if base is None else base
-    variables = {key: value for key, value in source.items() if key not in MODE_VARIABLES}
+    unset = (*MODE_VARIABLES, SEED_VARIABLE)
+    variables = {key: value for key, value in source.items() if key not in unset}
     if mode == "fast":
         variables["COURSE_FAST"] = "1"
     elif mode == "full":
         variables["COURSE_SCALE"] = "full"
+    if seed is not None:
+        variables[SEED_VARIABLE] = str(int(seed))
+    if sizes not in (None, mode):
+        variables["COURSE_SIZES"] = sizes
     return variables
 
 
@@ -59,9 +83,14 @@ def is_full():
 
 
 def pick(fast, default, full=None):
-    """Return the value for the current mode; ``full`` falls back to ``default``."""
+    """The value for the current sizes (see ``sizes``); ``full`` falls back to ``default``."""
     chosen = {"fast": fast, "default": default, "full": default if full is None else full}
-    return chosen[mode()]
+    return chosen[sizes()]
+
+
+def enforces_targets():
+    """Whether runs are big enough to be held to their stated quality: not with fast sizes."""
+    return sizes() != "fast"
 
 
 def cache_dir():
@@ -106,8 +135,24 @@ def import_tensorflow_quietly():
     return tensorflow
 
 
-def seed_everything(seed=DEFAULT_SEED):
-    """Seed Python, NumPy and Keras, and ask TensorFlow for deterministic ops."""
+def run_seed():
+    """This run's seed: ``DEFAULT_SEED``, or the one ``course bench --seeds`` gave the notebook.
+
+    A cell that reseeds before training a model writes ``keras.utils.set_random_seed(
+    config.run_seed())``, never a literal, so the benchmark's seeds reach every model.
+    """
+    text = os.environ.get(SEED_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_SEED
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{SEED_VARIABLE}={text!r} is not a whole number.") from None
+
+
+def seed_everything(seed=None):
+    """Seed Python, NumPy and Keras (default: :func:`run_seed`); ask for deterministic ops."""
+    seed = run_seed() if seed is None else seed
     import_tensorflow_quietly()
     import keras
     import tensorflow as tf
@@ -118,8 +163,11 @@ def seed_everything(seed=DEFAULT_SEED):
     return seed
 
 
-def setup(seed=DEFAULT_SEED):
-    """Prepare a notebook: quiet logs, seeds, determinism. Returns the mode in use."""
+def setup(seed=None):
+    """Prepare a notebook: quiet logs, seeds (default: :func:`run_seed`), determinism.
+
+    Returns the mode in use.
+    """
     seed_everything(seed)
     import matplotlib
 

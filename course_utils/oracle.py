@@ -53,15 +53,19 @@ def upsample_bilinear(scores, factor):
     return np.einsum("ir,nrsc,js->nijc", rows, scores, cols, optimize=True)
 
 
+def _seen(masks, stride, num_classes):
+    """The upsampled foreground fraction and the most present digit of every pixel."""
+    upsampled = upsample_bilinear(coarse_scores(masks, stride, num_classes), stride)
+    return upsampled[..., 1:].sum(axis=-1), upsampled[..., 1:].argmax(axis=-1) + 1
+
+
 def oracle_masks(masks, stride, num_classes, threshold):
     """The truth seen at ``stride``: cell class fractions, bilinear-upsampled, thresholded.
 
     Where the upsampled foreground fraction exceeds ``threshold`` the pixel takes the most
     present non-background class, elsewhere background (class 0).
     """
-    upsampled = upsample_bilinear(coarse_scores(masks, stride, num_classes), stride)
-    foreground = upsampled[..., 1:].sum(axis=-1)
-    digit = upsampled[..., 1:].argmax(axis=-1) + 1
+    foreground, digit = _seen(masks, stride, num_classes)
     return np.where(foreground > threshold, digit, 0)
 
 
@@ -70,9 +74,10 @@ def oracle(masks, stride, num_classes, thresholds=THRESHOLDS):
     masks = segmentation.as_masks(masks, "masks")
     if stride == 1:
         return segmentation.mean_iou(segmentation.confusion_matrix(masks, masks, num_classes)), 0.5
+    foreground, digit = _seen(masks, stride, num_classes)  # once for every threshold
     scored = []
     for threshold in thresholds:
-        seen = oracle_masks(masks, stride, num_classes, threshold)
+        seen = np.where(foreground > threshold, digit, 0)
         confusion = segmentation.confusion_matrix(masks, seen, num_classes)
         scored.append((segmentation.mean_iou(confusion), threshold))
     return max(scored)

@@ -118,7 +118,6 @@ def one_hot(masks, num_classes):
     return np.eye(num_classes, dtype=np.float32)[as_masks(masks, "masks")]
 
 
-
 def epoch_timer():
     """A Keras callback whose ``times`` list gets the seconds of every epoch (fair timings)."""
     import keras
@@ -235,5 +234,3 @@ def fit_segmenter(
         callbacks=[progress.EpochBar(), *callbacks],
     )
     return history, time.perf_counter() - started
-
-

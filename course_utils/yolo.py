@@ -1,14 +1,29 @@
-"""YOLO's grid encoding of boxes: targets from inclusive pixel boxes, boxes back, and a figure.
+"""YOLO's grid: targets from inclusive pixel boxes, boxes back, predictions decoded, a figure.
 
-Targets are float32 (N, S, S, 5B + C): per cell, B slots of ``(x, y, w, h, confidence)`` then C
-one-hot class scores. The confidence target is the object indicator: 1 in the cell that holds a
-box's centre, 0 elsewhere (the loss, not the target, brings in the IoU of a prediction).
+A YOLO tensor is float32 (N, S, S, 5B + C): per cell, B slots of ``(x, y, w, h, c)`` then C class
+scores. ``x, y`` is the box centre's offset inside its cell in ``[0, 1)``, ``w, h`` the box size
+as a fraction of the image; row ``i`` of the grid is the image's ``y`` axis, column ``j`` its
+``x`` axis.
+
+In a *target*, the fifth number of every slot is the **object indicator** ``1_i^obj``: 1 in the
+cell that holds a box's centre, 0 elsewhere; the class scores are one-hot. It is not the
+confidence target ``c_ij`` of the loss: that one is the IoU of the responsible slot's predicted
+box with the truth, which exists only once there is a prediction, so the loss computes it
+(``course_utils.lectures.detection_yolo.yolo_loss_terms``). In a *prediction*, the fifth number
+is the predicted confidence ``c_ij`` (hat).
 """
 
 import numpy as np
 
+from course_utils import detection
+
 # ---------------------------------------------------------------------------------------------
 # YOLO targets
+
+
+def yolo_channels(boxes_per_cell, num_classes):
+    """Numbers per grid cell of a YOLO tensor: 5 per box slot, plus one per class."""
+    return 5 * boxes_per_cell + num_classes
 
 
 def _checked_boxes(boxes, image_size, num_classes):
@@ -39,9 +54,10 @@ def encode_yolo_targets(boxes, image_size, grid_size=8, boxes_per_cell=2, num_cl
     ``boxes`` is a list of N (k, 5) arrays ``(class, x_min, y_min, x_max, y_max)``. A box is
     ``x_max - x_min + 1`` pixels wide and centred at ``(x_min + x_max + 1) / 2``; the cell
     holding its centre gets, in each of its B slots, ``(x, y, w, h, 1)``: ``x, y`` the centre's
-    offset inside the cell in [0, 1), ``w, h`` the box's size as a fraction of ``image_size``;
-    then C one-hot class scores. Cells without a centre are all zeros. When two centres fall in
-    one cell, the larger box (by area; the earlier one on a tie) wins and the other is dropped.
+    offset inside the cell in [0, 1), ``w, h`` the box's size as a fraction of ``image_size``,
+    1 the object indicator; then C one-hot class scores. Cells without a centre are all zeros.
+    When two centres fall in one cell, the larger box (by area; the earlier one on a tie) wins
+    and the other is dropped.
     """
     cell = image_size / grid_size
     slots = 5 * boxes_per_cell
@@ -76,9 +92,9 @@ def decode_yolo_targets(
     """Boxes back from YOLO targets: a list of N float32 arrays (k, 5), the inverse of encoding.
 
     Rows are ``(class, x_min, y_min, x_max, y_max)`` in inclusive pixel coordinates (floats; round
-    them to recover integer boxes), one per cell whose most confident slot exceeds
-    ``threshold``, in row-major cell order. The grid size is read from ``targets``
-    (``grid_size``, if given, must match it).
+    them to recover integer boxes), one per cell whose object indicator (its largest slot's
+    fifth number) exceeds ``threshold``, in row-major cell order. The grid size is read from
+    ``targets`` (``grid_size``, if given, must match it).
     """
     targets = np.asarray(targets, dtype=np.float32)
     depth = 5 * boxes_per_cell + num_classes
@@ -107,11 +123,77 @@ def decode_yolo_targets(
     return [decoded[index][keep[index]] for index in range(count)]
 
 
+def _split(tensor, boxes_per_cell, num_classes):
+    """Split a (N, S, S, 5B + C) array into slots (N, S, S, B, 5) and classes (N, S, S, C)."""
+    tensor = np.asarray(tensor, dtype=np.float64)
+    expected = yolo_channels(boxes_per_cell, num_classes)
+    if tensor.ndim != 4 or tensor.shape[-1] != expected or tensor.shape[1] != tensor.shape[2]:
+        raise ValueError(
+            f"a YOLO tensor should have shape (N, S, S, {expected}) for B={boxes_per_cell}, "
+            f"C={num_classes}, got {tensor.shape}."
+        )
+    slots = tensor[..., : 5 * boxes_per_cell].reshape(tensor.shape[:3] + (boxes_per_cell, 5))
+    return slots, tensor[..., 5 * boxes_per_cell :]
+
+
+def grid_boxes(predictions, image_size, boxes_per_cell=2, num_classes=10):
+    """Every predicted box of a YOLO tensor in continuous pixel corners.
+
+    Returns ``boxes`` (N, S, S, B, 4), ``confidences`` (N, S, S, B) and ``class_scores``
+    (N, S, S, C).
+    """
+    slots, class_scores = _split(predictions, boxes_per_cell, num_classes)
+    grid = slots.shape[1]
+    rows, columns = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
+    # the cell offset of every slot, broadcast over images and box slots
+    x_centre = (columns[None, :, :, None] + slots[..., 0]) / grid * image_size
+    y_centre = (rows[None, :, :, None] + slots[..., 1]) / grid * image_size
+    width, height = slots[..., 2] * image_size, slots[..., 3] * image_size
+    centres = np.stack([x_centre, y_centre, width, height], axis=-1)
+    return detection.centres_to_corners(centres), slots[..., 4], class_scores
+
+
+def decode_predictions(
+    predictions,
+    image_size,
+    boxes_per_cell=2,
+    num_classes=10,
+    score_threshold=0.05,
+    iou_threshold=0.5,
+    max_detections=100,
+):
+    """YOLO tensors (N, S, S, 5B + C) to one ``Detections`` per image (continuous pixels).
+
+    A box's score is its confidence times its best class score (YOLO's class-specific
+    confidence); boxes under ``score_threshold`` go, then NMS runs per class.
+    """
+    boxes, confidences, class_scores = grid_boxes(
+        predictions, image_size, boxes_per_cell, num_classes
+    )
+    classes = np.argmax(class_scores, axis=-1)
+    scores = confidences * np.max(class_scores, axis=-1)[..., None]
+    classes = np.broadcast_to(classes[..., None], scores.shape)
+    results = []
+    for image in range(len(boxes)):
+        image_boxes = boxes[image].reshape(-1, 4)
+        image_scores, image_classes = scores[image].reshape(-1), classes[image].reshape(-1)
+        keep = np.flatnonzero(image_scores >= score_threshold)
+        # boxes that spill over the image are cut at its edges before they are compared
+        image_boxes = np.clip(image_boxes[keep], 0, image_size)
+        image_scores, image_classes = image_scores[keep], image_classes[keep]
+        chosen = detection.non_max_suppression_per_class(
+            image_boxes, image_scores, image_classes, iou_threshold, max_detections
+        )
+        found = (image_boxes[chosen], image_scores[chosen], image_classes[chosen].astype(int))
+        results.append(detection.Detections(*found))
+    return results
+
+
 def show_yolo_grid(image, boxes, grid_size=8, boxes_per_cell=2, num_classes=10):
-    """One scene under its YOLO grid, beside the grid's confidence targets and classes.
+    """One scene under its YOLO grid, beside the grid's object indicators and classes.
 
     Left: the image, the S x S cells, the boxes, their centres (+) and, shaded, the cell that
-    holds each centre. Right: the confidence target of each cell, with the class it must predict.
+    holds each centre. Right: each cell's object indicator 1_i^obj, with the class it must predict.
     """
     import matplotlib.pyplot as plt
     from matplotlib import patches
@@ -143,6 +225,6 @@ def show_yolo_grid(image, boxes, grid_size=8, boxes_per_cell=2, num_classes=10):
     left.set_yticks([])
     left.set_title(f"{grid_size} x {grid_size} grid, cells of {cell:g} pixels", fontsize=10)
     plots.show_matrix(targets[..., 4], ax=right, annotate=False, cmap="Greens", vmin=0, vmax=2)
-    right.set_title("confidence target (shaded) and class", fontsize=10)
+    right.set_title("object indicator $1_i^{obj}$ (shaded) and class", fontsize=10)
     figure.tight_layout()
     return figure

@@ -1,42 +1,52 @@
-"""Auto-grading through nbval that a student cannot fool.
+"""Auto-grading that a student cannot fool, in stages that each run once (see ``pipeline``).
 
-nbval alone checks that a notebook reproduces the outputs stored in it: a student owns those
-bytes, so on its own it grades nothing. Here a submission contributes only the sources of its
-answer cells (by cell id, from the raw JSON); everything else, checks, hidden tests and the
-expected pass lines, comes from the instructor's executed reference. The assembled notebook runs
-under nbval in a sandbox (another user, no network, private /tmp, hidden solutions, limits, a
-guard inside the kernel), and a check scores only when it passed cleanly.
+A submission contributes only the sources of its answer cells (by cell id, from the raw JSON);
+setup, checks and hidden tests come from the instructor's executed reference. The assembled
+notebook runs under nbval in a sandbox (another user, its own namespaces and root file system,
+no network, limits, a guard in the kernel) where the checks only record what the student's
+functions return; the grader judges those records in worker processes of its own, where no
+student code runs, and a check scores only on a clean pass. Before any student, the instructor's
+solution is graded the same way and must score full marks.
 
-Modules: ``reference`` (build and cache the references), ``submission`` (read answers, flag,
-assemble), ``sandbox`` (isolated nbval runs), ``kernel`` and ``guard`` (the kernel's side),
-``plugin`` (the pytest side), ``gradebook`` (grade a folder, gradebook and feedback, benchmark),
-``selftest`` (checks of the grader's tiny self-test assignment).
+Modules, in the order a grading uses them: ``reference`` (build, cache and self-judge the
+references), ``pipeline`` (the stages), ``inputs`` (the submissions folder, answers by id),
+``screen`` (flags and shortcuts), ``assemble`` (the graded notebook), ``sandbox`` and ``jail``
+(the isolated run, outside and inside), ``kernel`` and ``guard`` (the kernel's side), ``plugin``
+(the pytest side), ``judge`` (the judge workers), ``verdict`` (points and feedback),
+``gradebook`` (the CSV and feedback files), ``bench`` (throughput).
 """
-
 
 # Submodules are imported where used: the sandboxed kernel imports ``grading.kernel`` and must
 # not pay for (or expose) the grader's own machinery.
 
 
 def grade(assignment, submissions, out, **options):
-    """Grade a folder of submissions into ``out`` (gradebook.csv, feedback/); return the rows."""
-    from course_tools.grading import gradebook
+    """Grade a folder of submissions into ``out`` (gradebook.csv, feedback/); return the rows.
 
-    return gradebook.grade(assignment, submissions, out, **options)
+    Raises ``pipeline.SelfTestFailed`` (nothing graded) when the instructor's solution does not
+    score full marks in the sandbox.
+    """
+    from course_tools.grading import pipeline
+
+    return pipeline.grade(assignment, submissions, out, **options)
 
 
 def benchmark(assignment, count=100, jobs=None, **options):
     """Grade ``count`` generated submissions; print and return submissions per minute."""
-    from course_tools.grading import gradebook
+    from course_tools.grading import bench
 
-    return gradebook.benchmark(assignment, count=count, jobs=jobs, **options)
+    return bench.benchmark(assignment, count=count, jobs=jobs, **options)
 
 
 def add_cli(subparsers):
-    """Register ``course grade`` and ``course grade-bench``."""
+    """Register ``course grade``, ``course references`` and ``course grade-bench``."""
     grade_parser = subparsers.add_parser("grade", help="grade a folder of submissions")
     grade_parser.add_argument("assignment", help="e.g. 01_conv2d_padding_stride, or a path")
-    grade_parser.add_argument("submissions", help="folder of submitted notebooks")
+    grade_parser.add_argument(
+        "submissions",
+        help="folder of submitted notebooks (one per student, one folder per student, or "
+        "nbgrader's submitted/ folder)",
+    )
     grade_parser.add_argument("--out", required=True, help="where gradebook.csv and feedback/ go")
     _add_run_options(grade_parser)
     grade_parser.set_defaults(handler=_cli_grade)
@@ -64,23 +74,30 @@ def _add_run_options(parser):
 
 
 def _cli_grade(arguments):
-    """``course grade ASSIGNMENT SUBMISSIONS --out DIR``."""
-    from course_tools.grading import gradebook, reference, sandbox
+    """``course grade ASSIGNMENT SUBMISSIONS --out DIR``: exit 1, saying why, when it cannot."""
+    from course_tools.grading import pipeline, reference, sandbox
 
     try:
         _, manifest = reference.load(arguments.assignment)
     except (FileNotFoundError, reference.BuildError) as error:
         print(f"error: {error}")
         return 1
-    jobs = arguments.jobs or gradebook.default_jobs()
-    limits = gradebook.default_limits(
+    jobs = arguments.jobs or pipeline.default_jobs()
+    limits = pipeline.default_limits(
         manifest, jobs, arguments.cell_timeout, arguments.timeout, arguments.memory
     )
     if sandbox.isolation() == "none":
-        print("warning: not root or no unshare: grading without namespaces or another user.")
-    rows = gradebook.grade(
-        arguments.assignment, arguments.submissions, arguments.out, jobs=jobs, limits=limits
-    )
+        print(
+            "warning: not root or no unshare: grading without namespaces or another user; the "
+            "guard alone keeps submissions from the solutions (see docs/instructor.md)."
+        )
+    try:
+        rows = pipeline.grade(
+            arguments.assignment, arguments.submissions, arguments.out, jobs=jobs, limits=limits
+        )
+    except (pipeline.SelfTestFailed, FileNotFoundError) as error:
+        print(f"error: {error}")
+        return 1
     flagged = sum(bool(row.flags) for row in rows)
     failed = sum(bool(row.errors) for row in rows)
     print(
@@ -108,7 +125,7 @@ def _cli_references(arguments):
 
 def _cli_bench(arguments):
     """``course grade-bench ASSIGNMENT [--count N]``."""
-    from course_tools.grading import gradebook
+    from course_tools.grading import bench
 
-    gradebook.benchmark(arguments.assignment, count=arguments.count, jobs=arguments.jobs)
+    bench.benchmark(arguments.assignment, count=arguments.count, jobs=arguments.jobs)
     return 0

@@ -15,7 +15,12 @@ removed, and all of the guard's state lives in closure cells that only the hook 
 * modules refuse attribute assignment from submission code (``checks.close = ...``);
 * submission code may not use the primitives that break out of the rules above: frames and
   code objects, gc introspection, ctypes, tracing, threads, processes, signals, sockets,
-  ``exec``/``eval``/``compile``, reading hidden paths or writing outside its folders.
+  ``exec``/``eval``/``compile``, reading hidden paths or writing outside its folders;
+* without the sandbox's namespaces (``readable`` set), no code in the kernel may open anything
+  outside the system, the interpreter, the course and the kernel's own folders.
+
+The verdict does not depend on the guard: checks only record, and the grader judges elsewhere.
+The guard keeps the legacy pass-line checks honest and narrows what a submission can reach.
 
 "Submission code" is code whose file is not trusted: trusted files are the interpreter's and
 the environment's libraries, ``course_utils`` and the instructor's cells.
@@ -91,6 +96,7 @@ PATH_EVENTS = frozenset(
         "shutil.rmtree",
         "shutil.copyfile",
         "shutil.move",
+        "sqlite3.connect",
     }
 )
 # Which path arguments an event writes (the others are only read, or only checked as hidden).
@@ -152,6 +158,11 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
     cell_dir = config["cell_dir"].rstrip("/") + "/"
     trusted_prefixes = tuple(path.rstrip("/") + "/" for path in config["trusted"])
     hidden = tuple(path.rstrip("/") + "/" for path in config["hidden"])
+    readable = config.get("readable")
+    readable = None if readable is None else tuple(p.rstrip("/") + "/" for p in readable)
+    # Folders whose names may be listed though their files are not all readable (the import
+    # system lists each folder of sys.path).
+    listable = frozenset(path.rstrip("/") + "/" for path in config.get("listable", ()))
     writable = tuple(path.rstrip("/") + "/" for path in config["writable"])
     trusted_cache, answer_files, instructor_files = {}, set(), set()
     module_snapshots, class_snapshots, user_modules, ipython = {}, {}, {}, {}
@@ -374,7 +385,9 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
             if path is None:
                 continue
             full = realpath(path) + "/"
-            if full.startswith(hidden):
+            listing = event in ("os.listdir", "os.scandir") and full in listable
+            outside = readable is not None and not full.startswith(readable) and not listing
+            if full.startswith(hidden) or outside:
                 deny(f"access to {path}")
             if position in written and not full.startswith(writable):
                 deny(f"writing to {path}")

@@ -3,8 +3,10 @@
 The grader's kernelspec starts ``python -m course_tools.grading.kernel CONFIG -f CONNECTION``.
 This runs as the grader's user (root in the sandbox): it reads its root-only configuration and
 connection file, sets resource limits, drops to the unprivileged user, replaces the environment
-with one a student's own Jupyter could have, installs the guard and only then starts ipykernel,
-so no submission code runs before the guard is in place.
+with one a student's own Jupyter could have, switches the checks to recording (they only probe
+and show the student's outputs; the grader judges them elsewhere), installs the guard and only
+then starts ipykernel, so no submission code runs before any of that. Recording is switched on
+here rather than by a cell the assembly inserts: nothing a notebook holds can run before it.
 """
 
 import ctypes
@@ -52,15 +54,22 @@ def guard_config(config):
     """The guard's settings: trusted code, hidden paths, writable folders, the cells."""
     trusted = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     trusted.update(config.get("python_path", []))
+    trusted.update(config.get("trusted", []))
+    trusted.update(os.path.realpath(path) for path in config.get("trusted", []))
     # The course's two packages: the students' library (its checks) and the grader itself.
     for package in ("course_utils", "course_tools"):
         trusted.add(str(pathlib.Path(importlib.util.find_spec(package).origin).resolve().parent))
     temp = tempfile.gettempdir()
+    readable = config.get("readable")
+    if readable is not None:
+        readable = sorted({os.path.realpath(path) for path in readable} | set(readable))
     return {
         "cells": config["cells"],
         "cell_dir": str(pathlib.Path(temp) / f"ipykernel_{os.getpid()}"),
         "trusted": sorted(trusted),
         "hidden": config["hidden"],
+        "readable": readable,
+        "listable": [os.path.realpath(path) for path in config.get("python_path", [])],
         "writable": [config["home"], config["workdir"], temp, os.devnull],
     }
 
@@ -90,6 +99,7 @@ def clean_environment(config):
             "LANG": LOCALE,
             "LC_ALL": LOCALE,
             "PYTHONDONTWRITEBYTECODE": "1",
+            **({"TMPDIR": config["temp"]} if config.get("temp", "/tmp") != "/tmp" else {}),
             **config["environment"],
             **kept,
         }
@@ -101,6 +111,11 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     config = json.loads(pathlib.Path(argv[0]).read_text(encoding="utf-8"))
     connection = argv[argv.index("-f") + 1]
+    if config.get("log_file"):
+        # Opened as root, kept after dropping privileges: why a kernel died, for the grader.
+        log = os.open(config["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 2)
+        os.close(log)
     pathlib.Path(config["pid_file"]).write_text(str(os.getpid()))
     set_limits(config)
     connection_copy = copy_connection_file(connection, config)
@@ -110,6 +125,9 @@ def main(argv=None):
     # ``python -m`` put the grader's folder first on sys.path; a student's kernel has none.
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd(), argv[0])]
     sys.path[:0] = config.get("python_path", [])
+    from course_utils import checks
+
+    checks.start_recording()
     guard.install(guard_config(config))
     from ipykernel import kernelapp
 

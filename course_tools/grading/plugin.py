@@ -9,6 +9,8 @@ in the sandbox), never in the kernel, and adds what nbval alone does not give a 
 * a cap on the output of one cell (the kernel is stopped past it);
 * stderr (warnings) ignored when outputs are compared: checks print their verdict to stdout;
 * after a timed-out cell that could be interrupted, the following cells still run;
+* the records of check and hidden cells (outputs of type ``recording.RECORD_MIME``: what the
+  student's functions returned), kept as they came, up to a size limit, for the grader to judge;
 * a JSON record per cell id, written atomically when the session ends.
 """
 
@@ -22,8 +24,11 @@ import nbval.kernel
 import nbval.plugin
 import pytest
 
+from course_utils.checks.recording import RECORD_MIME
+
 POLL_SECONDS = 1.0
 ERROR_CHARACTERS = 500
+RECORDED_ROLES = ("check", "hidden")
 
 
 class GradingStop(Exception):
@@ -37,6 +42,7 @@ class Record:
         self.status = None
         self.error = None
         self.output_bytes = 0
+        self.record_bytes = 0
         self.reason = None
 
 
@@ -44,6 +50,7 @@ class GradedKernel(nbval.kernel.RunningKernel):
     """nbval's kernel, watching replies, errors and output sizes for the grader."""
 
     output_limit = 3_000_000
+    record_limit = 64_000_000
     record = None
 
     def await_reply(self, msg_id, timeout=None):
@@ -81,7 +88,12 @@ class GradedKernel(nbval.kernel.RunningKernel):
                 :ERROR_CHARACTERS
             ]
         if kind in ("stream", "display_data", "execute_result", "error", "update_display_data"):
-            self.record.output_bytes += len(json.dumps(content, default=str))
+            size = len(json.dumps(content, default=str))
+            if RECORD_MIME in (content.get("data") or {}):
+                # Records have their own, larger limit: a model's weights are not a flood.
+                self.record.record_bytes += size
+                return
+            self.record.output_bytes += size
             if self.record.output_bytes > self.output_limit:
                 limit = f"{self.output_limit / 1e6:g} MB"
                 self._stop_for("output_limit", f"the cell printed more than {limit}")
@@ -100,11 +112,13 @@ def pytest_addoption(parser):
     group = parser.getgroup("course grader")
     group.addoption("--grader-results", help="where to write the per-cell results (JSON)")
     group.addoption("--grader-output-limit", type=int, default=3_000_000, help="bytes per cell")
+    group.addoption("--grader-record-limit", type=int, default=64_000_000, help="record bytes")
 
 
 def pytest_configure(config):
     """Swap in the watching kernel and make comparisons ignore stderr."""
     GradedKernel.output_limit = config.option.grader_output_limit
+    GradedKernel.record_limit = config.option.grader_record_limit
     nbval.plugin.RunningKernel = GradedKernel
     nbval.plugin.coalesce_streams = _coalesce_stdout(nbval.plugin.coalesce_streams)
     config._grader_results = {}
@@ -158,13 +172,30 @@ def pytest_runtest_makereport(item, call):
         record.reason = "timeout"
     if "Kernel dead" in message and record.reason is None:
         record.reason = "kernel_dead"
-    item.config._grader_results[cell.get("id")] = {
+    result = {
         "outcome": "passed" if passed else ("skipped" if report.skipped else "failed"),
         "status": record.status,
         "error": record.error,
         "reason": record.reason,
         "message": message.splitlines()[0] if message else None,
     }
+    role = cell.get("metadata", {}).get("course", {}).get("role")
+    if role in RECORDED_ROLES:
+        result["records"] = _records(item, record)
+        result["records_over_limit"] = record.record_bytes > GradedKernel.record_limit
+    item.config._grader_results[cell.get("id")] = result
+
+
+def _records(item, record):
+    """The records the cell showed, as they came (none when over the size limit)."""
+    if record.record_bytes > GradedKernel.record_limit:
+        return []
+    return [
+        output["data"][RECORD_MIME]
+        for output in getattr(item, "test_outputs", None) or []
+        if output.get("output_type") in ("display_data", "execute_result")
+        and RECORD_MIME in (output.get("data") or {})
+    ]
 
 
 def pytest_sessionfinish(session):

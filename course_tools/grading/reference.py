@@ -3,8 +3,13 @@
 ``_build/grading/<name>/`` (git-ignored, readable by the grader's user only) holds
 ``reference.ipynb``, the solution with its outputs (hidden tests exist only here and in
 solutions/), and ``manifest.json``: cell ids, roles, points, hashes of the instructor cells, the
-expected pass lines and timings. A reference is rebuilt when its key changes: the hash of the
-solution and of the course's check code, whose printed lines the reference records.
+check each check cell records (``course_utils.checks.stem:check_name``), and timings. The
+solution runs with recording on, as a graded kernel does: each check cell's record names its
+check, and the solution's own records, judged by the grader's judge, must all pass (a check
+that fails its own solution is caught here, not in a class's gradebook). A legacy check cell
+(a module not yet converted to the factory) records nothing: its pass line is kept instead.
+A reference is rebuilt when its key changes: the hash of the solution and of the course code
+it runs.
 """
 
 import ast
@@ -25,9 +30,11 @@ import nbformat
 
 import course_utils
 from course_tools import notebooks
+from course_tools.grading import judge, screen
 from course_utils import config
+from course_utils.checks import recording
 
-FORMAT = 4
+FORMAT = 5
 BUILD_ROOT = notebooks.ROOT / "_build" / "grading"
 # The students' package: a reference depends on its checks and the modules a solution imports.
 PACKAGE = pathlib.Path(course_utils.__file__).resolve().parent
@@ -35,6 +42,8 @@ CELL_TIMEOUT = 600
 HOME_SEED = "home"
 # From the reference run's home, what graded kernels may start with: caches only.
 CACHE_FOLDERS = (".cache", ".keras")
+# Run first in the reference's kernel, as the graded kernel's launcher does.
+RECORDING = "--IPKernelApp.exec_lines=from course_utils import checks; checks.start_recording()"
 
 
 class BuildError(RuntimeError):
@@ -125,6 +134,12 @@ def reference_dir(solution, build_root=None):
 
 def load(assignment, build_root=None, build=True):
     """The (reference notebook, manifest) of ``assignment``, built first if missing or stale."""
+    notebook, manifest, _ = load_reference(assignment, build_root, build)
+    return notebook, manifest
+
+
+def load_reference(assignment, build_root=None, build=True):
+    """The (reference notebook, manifest, folder) of ``assignment``: built when stale."""
     solution = solution_path(assignment)
     folder = reference_dir(solution, build_root)
     with _lock(folder):
@@ -135,7 +150,7 @@ def load(assignment, build_root=None, build=True):
             print(f"building the grading reference of {solution.stem} (runs the solution)...")
             build_reference(solution, folder)
             manifest = _read_manifest(folder)
-    return notebooks.read(folder / "reference.ipynb"), manifest
+    return notebooks.read(folder / "reference.ipynb"), manifest, folder
 
 
 def build_all(build_root=None, root=notebooks.ROOT, force=False):
@@ -190,9 +205,13 @@ def build_reference(solution, folder):
     notebooks.validate_exercises(notebook, solution.name)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     started = time.monotonic()
-    executed = execute(notebook, staging / HOME_SEED, python_path(solution, notebook))
-    exercises = notebooks.validate_exercises(executed, solution.name)
-    manifest = make_manifest(executed, exercises, solution, time.monotonic() - started)
+    try:
+        executed = execute(notebook, staging / HOME_SEED, python_path(solution, notebook))
+        exercises = notebooks.validate_exercises(executed, solution.name)
+        manifest = make_manifest(executed, exercises, solution, time.monotonic() - started)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     keep_caches(staging / HOME_SEED)
     notebooks.write(executed, staging / "reference.ipynb")
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -218,6 +237,7 @@ def execute(notebook, home, extra_path=()):
             kernel_name="python3",
             resources={"metadata": {"path": folder}},
             record_timing=True,
+            extra_arguments=[RECORDING],
         )
         try:
             client.execute(env=environment, stderr=subprocess.DEVNULL)
@@ -238,7 +258,7 @@ def keep_caches(home):
 
 
 def pass_lines(cell):
-    """The stdout a check cell printed, validated to be exactly its pass line(s)."""
+    """LEGACY: the stdout a check cell printed, validated to be exactly its pass line(s)."""
     if any(output.get("output_type") == "error" for output in cell.outputs):
         raise BuildError(f"check cell {cell.id} fails in the solution")
     text = "".join(o["text"] for o in cell.outputs if o.get("name") == "stdout")
@@ -247,10 +267,43 @@ def pass_lines(cell):
     return text
 
 
-def make_manifest(executed, exercises, solution, seconds):
-    """Cells (id, role, points, hash), exercises (points, pass lines, course code) and timings."""
-    from course_tools.grading import submission
+def records(cell):
+    """The records a check cell showed (see :mod:`course_utils.checks.recording`)."""
+    return [
+        output["data"][recording.RECORD_MIME]
+        for output in cell.outputs
+        if output.get("output_type") in ("display_data", "execute_result")
+        and recording.RECORD_MIME in output.get("data", {})
+    ]
 
+
+def check_of(cell):
+    """``(check path, legacy pass line)`` of a solution's check cell: exactly one is set."""
+    if any(output.get("output_type") == "error" for output in cell.outputs):
+        raise BuildError(f"check cell {cell.id} fails in the solution")
+    found = records(cell)
+    if not found:
+        return None, pass_lines(cell)
+    if len(found) > 1:
+        raise BuildError(f"check cell {cell.id} calls {len(found)} checks; one per cell")
+    return found[0]["check"], None
+
+
+def self_judge(executed, manifest, extra_modules):
+    """Judge the solution's own records as the grader will; any failure stops the build."""
+    tasks = []
+    for cell in executed.cells:
+        meta = notebooks.course_meta(cell)
+        if meta.get("role") in ("check", "hidden") and records(cell):
+            tasks.append((cell.id, records(cell)[0]["check"], records(cell)[0]["outputs"]))
+    verdicts = judge.judge_all(tasks, manifest["python_path"], extra_modules)
+    for cell_id, (status, message) in sorted(verdicts.items()):
+        if status != judge.PASSED:
+            raise BuildError(f"check cell {cell_id} fails the solution's own outputs: {message}")
+
+
+def make_manifest(executed, exercises, solution, seconds):
+    """Cells (id, role, points, hash), exercises (points, checks, course code) and timings."""
     modules = module_names(executed)
     local = local_modules(solution, executed)
     cells, durations = [], []
@@ -271,15 +324,15 @@ def make_manifest(executed, exercises, solution, seconds):
     summary = {}
     for number, roles in sorted(exercises.items()):
         entry = {"check_points": notebooks.course_meta(roles["check"])["points"]}
-        entry["pass_line"] = pass_lines(roles["check"])
+        entry["check_path"], entry["pass_line"] = check_of(roles["check"])
         # Course code the instructor's answer uses is fair for students too: not flagged.
-        entry["course_code"] = submission.course_code(roles["answer"].source, modules, local)
-        entry["hidden_points"] = 0
+        entry["course_code"] = screen.course_code(roles["answer"].source, modules, local)
+        entry["hidden_points"], entry["hidden_path"], entry["hidden_pass_line"] = 0, None, None
         if "hidden" in roles:
             entry["hidden_points"] = notebooks.course_meta(roles["hidden"]).get("points", 0)
-            pass_lines(roles["hidden"])
+            entry["hidden_path"], entry["hidden_pass_line"] = check_of(roles["hidden"])
         summary[str(number)] = entry
-    return {
+    manifest = {
         "format": FORMAT,
         "name": pathlib.Path(solution).stem,
         "key": source_key(solution),
@@ -291,6 +344,8 @@ def make_manifest(executed, exercises, solution, seconds):
         "seconds": round(seconds, 1),
         "slowest_cell_seconds": round(max(durations, default=0.0), 1),
     }
+    self_judge(executed, manifest, local)
+    return manifest
 
 
 def module_names(notebook):

@@ -1,52 +1,70 @@
 """Run one assembled notebook under nbval, isolated from the machine and from the grader.
 
-Outside (``run``): a private work folder only root can enter holds the notebook, the kernelspec
-and, at the end, the results; one process tree is started in its own session and killed as a
-group when done or out of time; the results are read only after that.
+A private work folder only the grader's user can enter holds the notebook, the kernelspec and,
+at the end, the results; one process tree is started in its own session and killed as a group
+when done or out of time; the results are read only after that. Inside, as root, the tree gets
+its own mount, network, PID, IPC and host-name namespaces and a root file system of its own
+(:mod:`course_tools.grading.jail`): the system's programs and libraries, the interpreter, the
+course's two packages, read-only, and nothing else, wherever they are installed; the kernel
+runs as ``nobody``. Without root (or ``unshare``) the same runs without namespaces or another
+user: the guard in the kernel then hides and refuses what it can, which is weaker, and ``course
+grade`` says so.
 
-Inside (``python -m course_tools.grading.sandbox SPEC``, when root): ``unshare`` gave the tree its
-own mount, network and PID namespaces. This module, PID 1 there, mounts empty file systems over
-/tmp, /var/tmp, /dev/shm and every hidden path (solutions, references, submissions, grades,
-.git), brings up loopback only (ZMQ between pytest and the kernel uses TCP on 127.0.0.1; nothing
-else is reachable), makes the kernel's folders, and becomes pytest. When PID 1 exits the kernel
-dies with its namespace, so nothing the student started can outlive grading. Where that is not
-possible (not root, no ``unshare``) the same runs without namespaces or another user: the guard
-still hides paths and refuses writes, but the isolation is weaker, and ``course grade`` says so.
+Every run that ends without results says why: how the tree ended (exit status, signal, time
+limit) and the last error line of its log.
 """
 
 import contextlib
-import fcntl
 import functools
+import importlib.util
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
-import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
 
-from course_utils import config
-
 UNPRIVILEGED = "nobody"
 KERNEL_NAME = "course-grader"
-SCRATCH_HOME, SCRATCH_WORKDIR = "/tmp/home", "/tmp/notebook"
 ROOT_WORK_BASE = pathlib.Path("/run/course-grade")
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-PRIVATE_FOLDERS = ("/tmp/", "/var/tmp/", "/dev/shm/")
-UNSHARE = ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"]
+UNSHARE_OPTIONS = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+LOG_CHARACTERS = 4000
+# The last line of a Python traceback: "ModuleNotFoundError: No module named 'x'".
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)(:|$)")
+# Where an interpreter's own paths are read (isolated mode: no PYTHONPATH, no user site).
+PATHS_SCRIPT = """
+import importlib.util, json, os, sys
+packages = {}
+for name in ("course_utils", "course_tools"):
+    spec = importlib.util.find_spec(name)
+    packages[name] = list(spec.submodule_search_locations) if spec else []
+print(json.dumps({"path": sys.path, "packages": packages, "executable": os.path.realpath(
+    sys.executable), "prefixes": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix,
+    sys.base_exec_prefix})}))
+"""
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot run here: the message says why and what fixes it."""
 
 
 @functools.cache
 def isolation():
     """How this machine isolates a graded notebook: "namespaces" (root) or "none"."""
-    if os.name != "posix" or os.geteuid() != 0 or shutil.which("unshare") is None:
+    if os.name != "posix" or os.geteuid() != 0 or _unshare() is None:
         return "none"
-    probe = subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=30)
+    probe = subprocess.run([_unshare(), *UNSHARE_OPTIONS, "true"], capture_output=True, timeout=30)
     return "namespaces" if probe.returncode == 0 else "none"
+
+
+def _unshare():
+    """The ``unshare`` program, from PATH or the system's folders (None: not installed)."""
+    return shutil.which("unshare", path=f"{os.environ.get('PATH', '')}:{SYSTEM_PATH}")
 
 
 def unprivileged_ids():
@@ -57,6 +75,73 @@ def unprivileged_ids():
 
     entry = pwd.getpwnam(UNPRIVILEGED)
     return entry.pw_uid, entry.pw_gid
+
+
+@functools.cache
+def interpreter_paths():
+    """What the kernel's interpreter needs to read: its prefixes and site folders, the course's
+    packages (never a whole source tree: its solutions, tests and .git stay out)."""
+    found = subprocess.run(
+        [sys.executable, "-I", "-c", PATHS_SCRIPT], capture_output=True, text=True, check=True
+    )
+    facts = json.loads(found.stdout)
+    packages = [folder for folders in facts["packages"].values() for folder in folders]
+    paths = set(facts["prefixes"]) | {str(pathlib.Path(facts["executable"]).parent)}
+    for entry in facts["path"]:
+        if entry and os.path.exists(entry) and not _source_tree(entry):
+            paths.add(entry)
+    return tuple(sorted(paths | set(packages)))
+
+
+def _source_tree(folder):
+    """True for a checkout of the course (a path entry of an editable install): never exposed."""
+    markers = ("solutions", ".git", "_build", "pyproject.toml")
+    return os.path.isdir(folder) and any(os.path.exists(os.path.join(folder, m)) for m in markers)
+
+
+def readable_paths(python_path=(), local_modules=()):
+    """Everything a graded kernel may read besides the system: interpreter, course, the
+    solution's own modules (one file each, never their folder)."""
+    local = []
+    for folder in map(pathlib.Path, python_path):
+        for name in local_modules:
+            if (folder / f"{name}.py").exists():
+                local.append(str(folder / f"{name}.py"))
+                # Its cached byte code, which the import system looks for (existing or not).
+                local.append(importlib.util.cache_from_source(str(folder / f"{name}.py")))
+    return [*interpreter_paths(), *local]
+
+
+def unreadable(paths, uid, gid):
+    """The first needed path the kernel's user cannot read (its mode), or None."""
+    if uid is None:
+        return None
+    for path in paths:
+        for item in _sample(pathlib.Path(path)):
+            try:
+                info = os.stat(item)
+            except OSError:
+                continue  # not there (byte code not compiled yet): nothing to read
+            wanted = 0o5 if stat.S_ISDIR(info.st_mode) else 0o4
+            if info.st_uid == uid:
+                mode = info.st_mode >> 6
+            elif info.st_gid == gid:
+                mode = info.st_mode >> 3
+            else:
+                mode = info.st_mode
+            if mode & wanted != wanted:
+                return f"{item} (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+def _sample(path):
+    """A path and what matters below it: every file of a small package, the top of the rest."""
+    yield path
+    if path.is_dir() and (path / "__init__.py").exists():
+        for parent, folders, files in os.walk(path):
+            folders[:] = [f for f in folders if f != "__pycache__"]
+            for name in folders + files:
+                yield pathlib.Path(parent) / name
 
 
 def make_workdir():
@@ -84,29 +169,28 @@ def write_kernelspec(work):
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
 
 
-def run(notebook_text, guard_cells, hidden, options):
-    """Grade one assembled notebook; return the per-cell results and how the run ended."""
+def run(notebook_text, guard_cells, options):
+    """Grade one assembled notebook; return the per-cell results and how the run ended.
+
+    ``options``: the limits, ``readable`` (paths the kernel needs), ``hidden`` (what the guard
+    hides without namespaces), ``home_seed``, ``python_path``.
+    """
     work = make_workdir()
-    scratch = None if isolation() == "namespaces" else tempfile.mkdtemp(prefix="nb-")
+    isolated = isolation() == "namespaces"
+    scratch = None if isolated else tempfile.mkdtemp(prefix="course-kernel-")
     try:
         (work / "notebook.ipynb").write_text(notebook_text, encoding="utf-8")
         (work / "pytest.ini").write_text("[pytest]\n")
         write_kernelspec(work)
-        seed = str(pathlib.Path(options.get("home_seed") or "/nonexistent").resolve())
-        if os.path.isdir(seed) and seed.startswith(PRIVATE_FOLDERS):
-            # The sandbox's private /tmp would hide this seed: bring a copy along.
-            shutil.copytree(seed, work / "home-seed", symlinks=True)
-            options = {**options, "home_seed": str(work / "home-seed")}
         uid, gid = unprivileged_ids()
         spec = {
+            **options,
             "work": str(work),
-            "isolated": isolation() == "namespaces",
+            "isolated": isolated,
             "uid": uid,
             "gid": gid,
-            "hidden": sorted(str(path) for path in hidden),
             "cells": guard_cells,
             "scratch": scratch,
-            **options,
         }
         (work / "spec.json").write_text(json.dumps(spec, indent=1))
         ended = _run_tree(work, spec)
@@ -119,10 +203,10 @@ def run(notebook_text, guard_cells, hidden, options):
 
 def _run_tree(work, spec):
     """Start the sandbox tree, wait for it (or kill it at the deadline), then kill its group."""
-    command = [sys.executable, "-m", "course_tools.grading.sandbox", str(work / "spec.json")]
+    command = [sys.executable, "-m", "course_tools.grading.jail", str(work / "spec.json")]
     if spec["isolated"]:
-        command = [*UNSHARE, *command]
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        command = [_unshare(), *UNSHARE_OPTIONS, *command]
+    environment = {"PATH": f"{os.environ.get('PATH', '')}:{SYSTEM_PATH}", "LANG": "C.UTF-8"}
     with open(work / "sandbox.log", "wb") as log:
         process = subprocess.Popen(
             command,
@@ -134,13 +218,21 @@ def _run_tree(work, spec):
         )
         try:
             process.wait(timeout=spec["timeout"])
-            ended = f"exit {process.returncode}"
+            ended = _ending(process.returncode)
         except subprocess.TimeoutExpired:
-            ended = "timeout"
+            ended = f"stopped at the {spec['timeout']:g} s time limit"
         finally:
             _kill_group(process)
     _kill_stray_kernel(work)
     return ended
+
+
+def _ending(returncode):
+    """How the tree ended, in words (an exit status, or the signal that killed it)."""
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-returncode).name}"
+    return f"exit {returncode}"
 
 
 def _kill_group(process):
@@ -166,180 +258,35 @@ def _kill_stray_kernel(work):
 
 
 def _read_results(work, ended):
-    """The per-cell results the plugin wrote, with how the run ended and the log's tail."""
+    """The per-cell results the plugin wrote, with how the run ended and why, from its log."""
     path = work / "results.json"
-    results = json.loads(path.read_text()) if path.exists() else {"cells": {}}
+    results = {"cells": {}}
+    if path.exists():
+        with contextlib.suppress(ValueError, RecursionError):
+            results = json.loads(path.read_text(encoding="utf-8"))
     results["ended"] = ended
     results["complete"] = path.exists()
-    log = work / "sandbox.log"
-    results["log"] = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    results["log"] = _tail(work / "sandbox.log")
+    # The kernel's own stderr (before ipykernel captures it): why a kernel did not start.
+    results["kernel_log"] = _tail(work / "kernel.log")
+    results["reason"] = log_reason(results["kernel_log"]) or log_reason(results["log"])
     return results
 
 
-# ----- inside the sandbox -----
+def _tail(path):
+    """The end of a log file, or ""."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - LOG_CHARACTERS))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
-def _mount(*arguments):
-    """Run ``mount`` and fail loudly: a sandbox that is not set up must not grade."""
-    subprocess.run(["mount", *arguments], check=True, capture_output=True)
-
-
-def _private_tmp(spec):
-    """Empty, private /tmp, /var/tmp and /dev/shm."""
-    for folder in (path.rstrip("/") for path in PRIVATE_FOLDERS):
-        if os.path.isdir(folder):
-            _mount("-t", "tmpfs", "-o", f"size={spec['tmp_bytes']},mode=1777", "tmpfs", folder)
-
-
-def _hide(spec):
-    """Hidden paths, Python reachable by the kernel's user, loopback-only networking."""
-    for path in spec["hidden"]:
-        if os.path.isdir(path):
-            _mount("-t", "tmpfs", "-o", "size=4k,mode=000,ro", "tmpfs", path)
-        elif os.path.exists(path):
-            _mount("--bind", "/dev/null", path)
-    needed = {sys.base_prefix, sys.prefix, str(pathlib.Path(__file__).parents[2])}
-    for path in sorted(needed | set(spec.get("python_path", []))):
-        _expose(pathlib.Path(path).resolve(), pathlib.Path(spec["work"]))
-    _loopback_up()
-
-
-def _expose(path, work):
-    """Make ``path`` reachable by the kernel's user where a parent folder is private.
-
-    Python may live in a private home (/root/.pyenv): the kernel, once unprivileged, must still
-    import from it. Such a parent gets an empty file system with only that child bound back
-    into it, which also keeps the parent's other contents out of the kernel's sight.
-    """
-    for parent in reversed(path.parents):
-        if parent == path or os.stat(parent).st_mode & stat.S_IXOTH:
-            continue
-        child = path.relative_to(parent).parts[0]
-        staging = work / f"expose-{len(list(work.glob('expose-*')))}"
-        staging.mkdir()
-        # --rbind: the empty file systems hiding paths below it must come along.
-        _mount("--rbind", str(parent / child), str(staging))
-        _mount("-t", "tmpfs", "-o", "size=4k,mode=0755", "tmpfs", str(parent))
-        (parent / child).mkdir()
-        _mount("--rbind", str(staging), str(parent / child))
-
-
-def _loopback_up():
-    """Bring up ``lo`` in the new network namespace (what ``ip link set lo up`` does)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sh", b"lo", 0)
-        flags = struct.unpack("16sh", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
-
-
-def _scratch(spec):
-    """The kernel's home (warm caches from the reference run) and working folder, its own."""
-    if spec["isolated"]:
-        home, workdir = pathlib.Path(SCRATCH_HOME), pathlib.Path(SCRATCH_WORKDIR)
-    else:
-        base = pathlib.Path(spec["scratch"])
-        home, workdir = base / "home", base / "notebook"
-    seed = spec.get("home_seed")
-    if seed and os.path.isdir(seed):
-        shutil.copytree(seed, home, symlinks=True, dirs_exist_ok=True)
-    for folder in (home, workdir):
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
-        if spec["uid"] is not None:
-            _chown_tree(folder, spec["uid"], spec["gid"])
-    return str(home), str(workdir)
-
-
-def _chown_tree(folder, uid, gid):
-    """Give a folder and everything in it to the kernel's user."""
-    os.lchown(folder, uid, gid)
-    for parent, folders, files in os.walk(folder):
-        for name in folders + files:
-            os.lchown(os.path.join(parent, name), uid, gid)
-
-
-def _kernel_config(spec, home, workdir):
-    """What the kernel launcher needs: user, limits, folders, environment, the guard's cells."""
-    return {
-        "uid": spec["uid"],
-        "gid": spec["gid"],
-        "memory_bytes": spec["memory_bytes"],
-        "file_bytes": spec["file_bytes"],
-        "home": home,
-        "workdir": workdir,
-        "environment": config.environment("fast", {}),
-        "cells": spec["cells"],
-        # The work folder too: without namespaces, the guard is what keeps the kernel out.
-        "hidden": [*spec["hidden"], spec["work"]],
-        "pid_file": str(pathlib.Path(spec["work"]) / "kernel.pid"),
-        "python_path": spec.get("python_path", []),
-    }
-
-
-def _pytest_arguments(spec):
-    """pytest with nbval and the grader's plugin, and nothing else from this machine."""
-    work = pathlib.Path(spec["work"])
-    return [
-        str(work / "notebook.ipynb"),
-        "-c",
-        str(work / "pytest.ini"),
-        "--rootdir",
-        str(work),
-        "-p",
-        "nbval.plugin",
-        "-p",
-        "course_tools.grading.plugin",
-        "--nbval-lax",
-        "--nbval-kernel-name",
-        KERNEL_NAME,
-        "--nbval-cell-timeout",
-        str(spec["cell_timeout"]),
-        "--nbval-kernel-startup-timeout",
-        str(spec["startup_timeout"]),
-        "--grader-results",
-        str(work / "results.json"),
-        "--grader-output-limit",
-        str(spec["output_bytes"]),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-    ]
-
-
-def main(spec_path):
-    """Inside the sandbox: isolate, prepare the kernel's folders, run pytest."""
-    spec = json.loads(pathlib.Path(spec_path).read_text())
-    work = pathlib.Path(spec["work"])
-    if spec["isolated"]:
-        _private_tmp(spec)
-    # Seeded before hiding: the seed sits next to the reference, which the kernel must not see.
-    home, workdir = _scratch(spec)
-    if spec["isolated"]:
-        _hide(spec)
-    config = _kernel_config(spec, home, workdir)
-    (work / "kernel-config.json").write_text(json.dumps(config, indent=1))
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "HOME": str(work),
-        "JUPYTER_PATH": str(work / "jupyter"),
-        "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(work / "config"),
-        "JUPYTER_DATA_DIR": str(work / "data"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    os.environ.clear()
-    os.environ.update(environment)
-    os.chdir(work)
-    # jsonschema imports rfc3987_syntax when present, which builds a grammar for seconds at every
-    # start; nbformat's validation here needs none of its format checkers.
-    sys.modules["rfc3987_syntax"] = None
-    import pytest
-
-    return pytest.main(_pytest_arguments(spec))
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+def log_reason(log):
+    """The line of a log that says what went wrong (the last exception raised), or ""."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    raised = [line for line in lines if EXCEPTION_LINE.match(line)]
+    markers = ("error:", "denied", "Killed", "No such file")
+    other = [line for line in lines if any(marker in line for marker in markers)]
+    return (raised or other or [""])[-1][:300]

@@ -48,12 +48,28 @@ def find_check(path, extra_modules=()):
         or not module_name.replace(".", "").isidentifier()
     ):
         raise LookupError(f"not a course check: {path!r}")
-    check = getattr(importlib.import_module(module_name), attribute, None)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise LookupError(f"no check module {module_name!r} ({error})") from error
+    check = getattr(module, attribute, None)
     if not isinstance(check, checks.Check):
         raise LookupError(f"not a course check: {path!r}")
     return check
 
 
 def _extra_modules():
-    """Modules outside the package whose checks may be recorded (see :func:`find_check`)."""
-    return {name for name, module in sys.modules.items() if getattr(module, "COURSE_CHECKS", False)}
+    """Modules outside the package whose checks may be recorded (see :func:`find_check`).
+
+    Read from each module's own namespace: ``getattr`` on a lazily loading module (TensorFlow
+    has many) would import it, which took minutes per check in a kernel that had loaded Keras.
+    """
+    found = set()
+    for name, module in list(sys.modules.items()):
+        try:
+            namespace = object.__getattribute__(module, "__dict__")
+        except (AttributeError, TypeError):
+            continue
+        if isinstance(namespace, dict) and namespace.get("COURSE_CHECKS") is True:
+            found.add(name)
+    return found

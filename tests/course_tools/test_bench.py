@@ -1,31 +1,121 @@
-"""course bench: notebooks run alone, figures are collected, missed targets fail loudly."""
+"""course bench: notebooks run alone once per seed, figures hold at the worst seed, verdicts."""
 
 import json
 import pathlib
 
 import pytest
 
-from course_tools import bench
-from course_utils import results
+from course_tools import bench, bench_compare, bench_page, bench_stats
+from course_utils import config, results
 
 FIXTURES = pathlib.Path(__file__).parent / "bench_fixtures"
+MACHINE = {"cpu": "x86_64", "cores": 2, "date": "2026-11-21"}
 
 
+def _run(seed, seconds=10.0, ok=True, error=None, **figures):
+    """One stored run; each figure is ``value`` or ``(value, at_least, at_most)``."""
+    entries = {}
+    for name, value in figures.items():
+        value, at_least, at_most = value if isinstance(value, tuple) else (value, None, None)
+        entries[name] = {"value": value, "at_least": at_least, "at_most": at_most}
+    return {
+        "seed": seed,
+        "seconds": seconds,
+        "peak_memory_mb": 500,
+        "ok": ok,
+        "error": error,
+        "figures": entries,
+    }
+
+
+def _record(notebook, *runs):
+    return {"notebook": notebook, "mode": "default", "runs": list(runs)}
+
+
+def _store(out, name, records, measures=(), comparisons=(), **more):
+    stored = {
+        "machine": MACHINE,
+        "notebooks": records,
+        "measures": list(measures),
+        "comparisons": list(comparisons),
+        **more,
+    }
+    (out / f"{name}.json").write_text(json.dumps(stored))
+
+
+# The seed reaches a notebook through course_utils.config, and only there.
+
+
+def test_config_turns_a_seed_into_the_environment_and_back(monkeypatch):
+    environment = config.environment("default", {"COURSE_SEED": "7", "PATH": "/bin"}, seed=2)
+    assert environment == {"COURSE_SEED": "2", "PATH": "/bin"}
+    assert "COURSE_SEED" not in config.environment("fast", {"COURSE_SEED": "7"})  # not inherited
+    monkeypatch.setenv("COURSE_SEED", "4")
+    assert config.run_seed() == 4
+    monkeypatch.delenv("COURSE_SEED")
+    assert config.run_seed() == config.DEFAULT_SEED
+    monkeypatch.setenv("COURSE_SEED", "four")
+    with pytest.raises(ValueError, match="COURSE_SEED='four' is not a whole number"):
+        config.run_seed()
+
+
+@pytest.mark.slow
 def test_a_notebook_that_reaches_its_targets_is_recorded_with_its_figures():
-    record = bench.run_notebook(FIXTURES / "reaches.ipynb")
-    assert record["ok"], record["error"]
-    assert record["figures"]["tiny_score"]["value"] == pytest.approx(0.9)
-    assert record["figures"]["tiny_error"]["at_most"] == pytest.approx(0.2)
-    assert record["peak_memory_mb"] > 0
-    assert bench.missed_targets([record]) == []
+    run = bench.run_notebook(FIXTURES / "reaches.ipynb", seed=3)
+    assert run["ok"], run["error"]
+    assert run["seed"] == 3 and run["peak_memory_mb"] > 0
+    assert run["figures"]["tiny_score"]["value"] == pytest.approx(0.9)
+    assert run["figures"]["tiny_error"]["at_most"] == pytest.approx(0.2)
 
 
-def test_a_missed_target_fails_the_notebook_and_says_by_how_much():
-    record = bench.run_notebook(FIXTURES / "misses.ipynb")
-    assert not record["ok"]
-    assert "TargetMissed" in record["error"]
-    [line] = bench.missed_targets([record])
-    assert "tiny_score = 0.3" in line and "missed by 0.2" in line
+def test_figures_that_moved_between_two_runs_of_one_seed_are_measured_and_said():
+    first = {"a": {"value": 0.5}, "b": {"value": 1.0}}
+    assert bench_stats.largest_difference(first, first) == (0.0, None)
+    moved = {"a": {"value": 0.5}, "b": {"value": 1.25}}
+    assert bench_stats.largest_difference(first, moved) == (0.25, "b")
+    assert bench_stats.largest_difference(first, {"a": {"value": 0.5}})[0] == float("inf")
+    check = {"notebook": "n.ipynb", "seed": 0, "difference": 0.25, "figure": "b", "error": None}
+    check["first"] = first
+    [said, _] = bench_page.determinism_lines({"determinism": check, "notebooks": []})
+    assert "differ by up to 0.25 (b): on this machine runs are not bit-reproducible" in said
+
+
+@pytest.mark.parametrize(
+    ("course", "public", "better", "expected"),
+    [
+        ([0.80, 0.82, 0.81], [0.70, 0.72, 0.71], "higher", "course wins"),
+        ([0.80, 0.41, 0.81], [0.70, 0.72, 0.71], "higher", "within noise"),  # issue 21's collapse
+        ([0.30, 0.31], [0.50, 0.40], "higher", "public wins"),
+        ([0.80], [0.70], "higher", "one seed: no verdict"),
+        ([10, 12], [20, 25], "lower", "course faster"),
+        ([10, 22], [20, 25], "lower", "within noise"),
+    ],
+)
+def test_a_comparison_has_a_winner_only_when_its_worst_seed_beats_the_best(
+    course, public, better, expected
+):
+    assert bench_stats.verdict(course, public, ("course", "public"), better) == expected
+
+
+def test_a_notebook_over_its_time_budget_is_flagged_at_its_slowest_seed():
+    record = _record("notebooks/06_unet.ipynb", _run(0, 180.0), _run(1, 230.0), _run(2, 190.0))
+    [line] = bench_stats.problems([record], "default")
+    assert line == (
+        "notebooks/06_unet.ipynb: 230 s at its slowest seed, over the 200 s budget of default mode"
+    )
+    table = bench_page.notebook_table([record], "default")
+    assert "| notebooks/06_unet.ipynb | 0, 1, 2 | 190 (180–230) | 500 | OVER 200 s |" in table
+    assert bench_stats.problems([_record("x", _run(0, 230.0))], "full") == []  # no budget
+
+
+def test_fast_mode_misses_are_not_failures_but_a_failed_notebook_is():
+    missed = (0.1, 0.5, None)
+    reached_nothing = _record("notebooks/x.ipynb", _run(0, score=missed))
+    crashed = _record("notebooks/y.ipynb", _run(0, ok=False, error="ValueError: boom"))
+    assert bench_stats.problems([reached_nothing, crashed], "fast") == [
+        "notebooks/y.ipynb: failed at seed 0: ValueError: boom"
+    ]
+    assert len(bench_stats.problems([reached_nothing, crashed], "default")) == 2
 
 
 def test_fast_mode_only_prints_a_miss(capsys, monkeypatch):
@@ -43,19 +133,77 @@ def test_default_mode_raises_on_a_miss(monkeypatch, tmp_path):
     assert entry["name"] == "mse" and entry["mode"] == "default"
 
 
-def test_markdown_table_lists_every_notebook():
-    record = {
-        "notebook": "notebooks/01_x.ipynb",
-        "mode": "default",
-        "seconds": 12.3,
-        "peak_memory_mb": 900,
-        "ok": True,
-        "error": None,
-        "figures": {"acc": {"value": 0.91, "at_least": 0.9}},
+def test_the_figure_table_shows_median_range_and_the_worst_seed():
+    record = _record(
+        "notebooks/03_x.ipynb",
+        _run(0, mse=(0.004, None, 0.005), fixed=0.5),
+        _run(1, mse=(0.0035, None, 0.005), fixed=0.5),
+        _run(2, mse=(0.0045, None, 0.005), fixed=0.5),
+    )
+    table = bench_page.figure_table([record], "default")
+    assert (
+        "| notebooks/03_x.ipynb | mse | ≤ 0.005 | 0.004 (0.0035–0.0045) | 0.0045 (seed 2) | yes |"
+        in table
+    )
+    assert "| notebooks/03_x.ipynb | fixed |  | 0.5 (0.5–0.5) |  |  |" in table
+    assert bench_stats.seed_blind_figures(record) == ["fixed"]
+    assert "Same value at every seed" in table[-1] and "notebooks/03_x.ipynb (fixed)" in table[-1]
+
+
+@pytest.mark.slow
+def test_comparisons_run_each_recipe_once_per_seed_in_a_fresh_process(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(FIXTURES))
+    recipes = {"fcn": "bench_recipes:fcn", "unet": "bench_recipes:unet"}
+    rows, failures = bench_compare.run_comparisons("fast", [0, 1], recipes)
+    assert failures == []
+    by_measure = {row["measure"]: row for row in rows}
+    assert by_measure["FCN-8s mean IoU"]["values"] == [
+        pytest.approx([0.5, 0.51]),
+        pytest.approx([0.2, 0.2]),
+    ]
+    table = "\n".join(bench_page.comparison_table(rows))
+    assert (
+        "| FCN-8s mean IoU | 0.505 (0.500–0.510) | keras.io recipe: 0.200 (0.200–0.200) |" in table
+    )
+    assert (
+        "| FCN-8s training s | 10 (10–11) | keras.io recipe: 8 (8–8) | keras.io recipe faster |"
+        in (table)
+    )
+    assert "| FCN-8s minus FCN-32s mean IoU | +0.200 (+0.200–+0.200) |" in table
+    scratch = "| U-Net as notebook 06 trains it, mean IoU | 0.600 (0.400–0.800) |"
+    assert scratch + " TF tutorial decoder: 0.700 (0.700–0.700) | within noise |" in table
+    assert "U-Net decoder on the same frozen backbone, mean IoU" in table
+    assert table.count("course wins") == 5  # FCN 32s/16s/8s, the 8s-32s gain, the decoder
+
+
+@pytest.mark.slow
+def test_a_recipe_that_crashes_is_named_and_the_other_rows_still_come(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(FIXTURES))
+    recipes = {"fcn": "bench_recipes:broken", "unet": "bench_recipes:unet"}
+    rows, failures = bench_compare.run_comparisons("fast", [0], recipes)
+    assert failures == ["bench_recipes:broken at seed 0: ValueError: boom at seed 0"]
+    assert {row["measure"] for row in rows} == {
+        f"{label}, {measure}"
+        for _, label in bench_compare.UNET_ROWS
+        for measure in ("mean IoU", "training s")
     }
-    table = bench.markdown_table([record], extras=[("grader throughput", "40 / min")])
-    assert "| notebooks/01_x.ipynb | default | 12 | 900 | acc 0.91 (≥ 0.9) | ok |" in table
-    assert "| grader throughput | 40 / min |" in table
+
+
+def test_the_grader_is_timed_with_one_job_and_with_n():
+    calls = []
+
+    def fake_benchmark(assignment, count, jobs):
+        calls.append(jobs)
+        return {"submissions": count, "per_minute": 8.0 * jobs**0.9, "errors": 0}
+
+    rows = bench_compare.grader_scaling(20, 2, benchmark=fake_benchmark)
+    assert calls == [1, 2]
+    assert rows[0] == (
+        "grader, 1 job: submissions per minute (20 submissions of 01_conv2d_padding_stride)",
+        "8.0",
+    )
+    assert rows[1][0].startswith("grader, 2 jobs:") and rows[1][1] == "14.9 (1.87x one job)"
+    assert len(bench_compare.grader_scaling(20, 1, benchmark=fake_benchmark)) == 1
 
 
 @pytest.mark.parametrize(
@@ -69,75 +217,124 @@ def test_markdown_table_lists_every_notebook():
 def test_make_test_time_says_whether_that_run_passed(tmp_path, content, shown):
     timing = tmp_path / "make_test_seconds"
     timing.write_text(content)
-    assert bench.make_test_measure(timing) == ("make test, last run (minutes)", shown)
+    assert bench_page.make_test_measure(timing) == ("make test, last run (minutes)", shown)
 
 
 @pytest.mark.parametrize("content", ["", "garbage\n"])
 def test_an_unreadable_make_test_time_is_left_out(tmp_path, content):
     timing = tmp_path / "make_test_seconds"
     timing.write_text(content)
-    assert bench.make_test_measure(timing) is None
-    assert bench.make_test_measure(tmp_path / "absent") is None
-
-
-def _store(out, name, notebook, seconds, measures=()):
-    record = {
-        "notebook": notebook,
-        "mode": "x",
-        "seconds": seconds,
-        "peak_memory_mb": 500,
-        "ok": True,
-        "error": None,
-        "figures": {},
-    }
-    machine = {"cpu": "x86_64", "cores": 2, "date": "2026-11-21"}
-    stored = {"machine": machine, "notebooks": [record], "measures": list(measures)}
-    (out / f"{name}.json").write_text(json.dumps(stored))
+    assert bench_page.make_test_measure(timing) is None
+    assert bench_page.make_test_measure(tmp_path / "absent") is None
 
 
 def test_the_published_page_has_a_section_per_mode_default_first(tmp_path):
-    _store(tmp_path, "results-fast", "notebooks/01_fast.ipynb", 9, [("grader", "5.0")])
-    _store(tmp_path, "results", "notebooks/01_default.ipynb", 99)
+    fast = _record("notebooks/01_fast.ipynb", _run(0, 9.0))
+    _store(tmp_path, "results-fast", [fast], [("grader", "5.0")])
+    default = _record("notebooks/01_default.ipynb", _run(0, 99.0), _run(1, 101.0))
+    _store(tmp_path, "results", [default])
     page = tmp_path / "benchmark.md"
-    assert bench.publish(tmp_path, page) == 2
+    assert bench_page.publish(tmp_path, page) == 2
     text = page.read_text()
     assert text.index("## Default mode") < text.index("## Fast mode")
-    assert text.index("01_default.ipynb | x | 99") < text.index("01_fast.ipynb | x | 9")
+    assert text.index("01_default.ipynb | 0, 1 | 100 (99–101)") < text.index(
+        "01_fast.ipynb | 0 | 9"
+    )
     assert "| grader | 5.0 |" in text and "2 cores, 2026-11-21" in text
+    assert "`course bench --seeds 2`" in text and "`course bench --mode fast --seeds 1`" in text
+    assert "worst seed" in text and "within noise" in text  # the rules are on the page
 
 
 def test_publishing_without_results_leaves_the_page_alone(tmp_path):
     page = tmp_path / "benchmark.md"
     page.write_text("kept")
-    assert bench.publish(tmp_path / "empty", page) == 0
+    assert bench_page.publish(tmp_path / "empty", page) == 0
     assert page.read_text() == "kept"
 
 
+@pytest.mark.slow
+def test_a_run_over_seeds_holds_targets_at_the_worst_seed_and_checks_one_seed_twice(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(
+        bench, "lecture_and_solution_notebooks", lambda: [FIXTURES / "seeded.ipynb"]
+    )
+    monkeypatch.setenv("PYTHONPATH", str(FIXTURES))
+    monkeypatch.setattr(
+        bench_compare, "RECIPES", {"fcn": "bench_recipes:fcn", "unet": "bench_recipes:unet"}
+    )
+    monkeypatch.setattr(
+        bench_compare,
+        "grader_scaling",
+        lambda count, jobs: [("grader, 1 job", "8.0"), (f"grader, {jobs} jobs", "15.0")],
+    )
+    problems = bench.run(
+        out=tmp_path, seeds=3, determinism="bench_fixtures/seeded.ipynb", grader_jobs=2
+    )
+    # The median (0.8) reaches the target; the worst seed does not, so the run fails.
+    assert problems == [
+        "bench_fixtures/seeded.ipynb: seeded_score = 0.45 at seed 1, at least 0.5 was stated: "
+        "missed by 0.05"
+    ]
+    stored = json.loads((tmp_path / "results.json").read_text())
+    [record] = stored["notebooks"]
+    scores = [run["figures"]["seeded_score"]["value"] for run in record["runs"]]
+    assert scores == pytest.approx([0.9, 0.45, 0.8])  # each run saw its own seed, through config
+    assert [run["ok"] for run in record["runs"]] == [True, False, True]
+    assert len(stored["comparisons"]) == 11 and stored["comparison_failures"] == []
+    check = stored["determinism"]
+    assert (check["notebook"], check["seed"], check["difference"]) == (record["notebook"], 0, 0)
+    assert stored["measures"] == [["grader, 1 job", "8.0"], ["grader, 2 jobs", "15.0"]]
+    table = (tmp_path / "results.md").read_text()
+    assert "| bench_fixtures/seeded.ipynb | 0, 1, 2 |" in table and "FAILED at seed 1" in table
+    assert "| seeded_score | ≥ 0.5 | 0.8 (0.45–0.9) | 0.45 (seed 1) | NO, by 0.05 |" in table
+    assert "run again at seed 0 in a fresh process reported the same figures, bit" in table
+    assert "same hardware" in table  # what TensorFlow promises, and what it does not
+    assert "seed 2: " in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_a_partial_run_replaces_only_the_notebooks_it_ran(tmp_path, monkeypatch):
     fixtures = [FIXTURES / "reaches.ipynb", FIXTURES / "misses.ipynb"]
     monkeypatch.setattr(bench, "lecture_and_solution_notebooks", lambda: fixtures)
-    old = {"ok": True, "error": None, "figures": {}, "mode": "default", "peak_memory_mb": 1}
-    stored = {
-        "notebooks": [
-            {**old, "notebook": "bench_fixtures/misses.ipynb", "seconds": 1.0},
-            {**old, "notebook": "bench_fixtures/reaches.ipynb", "seconds": 2.0},
+    comparison = bench_compare.comparison("m", ("a", "b"), "higher", ([1, 2], [0, 0]), [0, 1])
+    _store(
+        tmp_path,
+        "results",
+        [
+            _record("bench_fixtures/misses.ipynb", _run(0, 1.0)),
+            _record("bench_fixtures/reaches.ipynb", _run(0, 2.0)),
         ],
-        "measures": [["grader", "5.0"]],
-    }
-    (tmp_path / "results.json").write_text(json.dumps(stored))
-    bench.run(only="reaches", comparisons=False, out=tmp_path)
+        [["grader", "5.0"]],
+        [comparison],
+        determinism={"notebook": "kept", "seed": 0, "difference": 0, "figure": None},
+    )
+    bench.run(only="reaches", comparisons=False, out=tmp_path, seeds=1)
     after = json.loads((tmp_path / "results.json").read_text())
     names = [record["notebook"] for record in after["notebooks"]]
     assert names == ["bench_fixtures/reaches.ipynb", "bench_fixtures/misses.ipynb"]  # course order
-    assert after["notebooks"][0]["figures"]["tiny_score"]["value"] == pytest.approx(0.9)
-    assert after["notebooks"][1]["seconds"] == 1.0  # not rerun: kept as it was
+    assert after["notebooks"][0]["runs"][0]["figures"]["tiny_score"]["value"] == pytest.approx(0.9)
+    assert after["notebooks"][1]["runs"][0]["seconds"] == 1.0  # not rerun: kept as it was
     assert after["measures"] == [["grader", "5.0"]]  # no comparisons ran: the old ones stay
+    assert after["comparisons"] == [comparison] and after["determinism"]["notebook"] == "kept"
+
+
+def test_results_stored_before_seeds_keep_their_notebooks_as_one_run(tmp_path):
+    old = {"notebook": "notebooks/01_x.ipynb", "mode": "default", "seconds": 12.0}
+    old |= {"peak_memory_mb": 900, "ok": True, "error": None, "figures": {}}
+    old_rows = [["FCN-8s mean IoU, course / keras.io recipe", "0.373 / 0.229 (ratio 1.63)"]]
+    stored = {"notebooks": [old], "measures": old_rows}
+    (tmp_path / "results.json").write_text(json.dumps(stored))
+    stored = bench_page.read_stored(tmp_path / "results.json")
+    assert stored["measures"] == [] and stored["comparisons"] == []  # one-seed text rows go
+    assert bench_stats.runs_of(stored["notebooks"][0])[0]["seconds"] == 12.0
+    assert "| notebooks/01_x.ipynb | 0 | 12 | 900 | ok |" in bench_page.markdown(stored, "default")
 
 
 def test_new_measures_replace_the_rows_of_the_same_name_only():
-    previous = [["fcn ratio", "1.5"], ["grader", "5.0"]]
-    merged = bench._merge_measures(previous, [("fcn ratio", "2.0"), ("u-net ratio", "1.1")])
-    assert merged == [("fcn ratio", "2.0"), ("u-net ratio", "1.1"), ("grader", "5.0")]
+    previous = [["grader, 1 job", "7.0"], ["make test", "5.0"]]
+    merged = bench._merge_measures(previous, [("grader, 1 job", "8.0"), ("grader, 2 jobs", "15")])
+    assert merged == [("grader, 1 job", "8.0"), ("grader, 2 jobs", "15"), ("make test", "5.0")]
 
 
 def test_a_corrupt_results_file_is_set_aside_not_lost(tmp_path, capsys):
@@ -150,24 +347,20 @@ def test_a_corrupt_results_file_is_set_aside_not_lost(tmp_path, capsys):
 
 def test_the_page_shows_the_latest_make_test_time_under_default_mode_only(tmp_path):
     stale = ("make test, last run (minutes)", "9.0 (passed)")
-    _store(tmp_path, "results", "notebooks/01_default.ipynb", 99, [stale, ("grader", "5.0")])
-    _store(tmp_path, "results-fast", "notebooks/01_fast.ipynb", 9, [stale])
+    default = _record("notebooks/01_default.ipynb", _run(0, 99.0))
+    _store(tmp_path, "results", [default], [stale, ("grader", "5.0")])
+    _store(tmp_path, "results-fast", [_record("notebooks/01_fast.ipynb", _run(0, 9.0))], [stale])
     (tmp_path / "make_test_seconds").write_text("300 0\n")
     page = tmp_path / "benchmark.md"
-    bench.publish(tmp_path, page)
+    bench_page.publish(tmp_path, page)
     text = page.read_text()
     assert "| make test, last run (minutes) | 5.0 (passed) |" in text
     assert "9.0" not in text and text.count("make test") == 1
     assert text.index("make test") < text.index("## Fast mode")
 
 
-def test_fast_mode_misses_are_not_failures_but_a_failed_notebook_is():
-    missed = {"value": 0.1, "at_least": 0.5, "missed_by": 0.4}
-    record = {"notebook": "notebooks/x.ipynb", "ok": True, "error": None}
-    reached_nothing = {**record, "figures": {"score": missed}}
-    crashed = {**record, "notebook": "notebooks/y.ipynb", "ok": False, "error": "ValueError: boom"}
-    crashed["figures"] = {}
-    assert bench.missed_targets([reached_nothing, crashed], enforce=False) == [
-        "notebooks/y.ipynb: failed: ValueError: boom"
-    ]
-    assert len(bench.missed_targets([reached_nothing, crashed])) == 2
+def test_the_command_line_asks_for_at_least_one_seed(capsys):
+    from course_tools import cli
+
+    assert cli.main(["bench", "--seeds", "0"]) == 2
+    assert "--seeds must be at least 1" in capsys.readouterr().err

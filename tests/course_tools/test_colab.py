@@ -1,15 +1,19 @@
-"""Colab: every notebook opens in Colab from its own badge, and installs course_utils only there.
+"""Colab: every notebook opens in Colab from its own badge, and installs the course only there.
 
 The Colab side is simulated: a fake ``google.colab`` module in ``sys.modules`` (what Colab's
-runtime provides) and a stubbed ``subprocess.run`` that records the pip command.
+runtime provides) and a stubbed ``subprocess.run`` that records the pip command. What it installs
+is the course's distribution at the one version (``course_utils.__version__``), from the release
+tag of the one configured repository address (``notebooks.REPOSITORY``).
 """
 
 import subprocess
 import sys
 import types
 
+import nbformat
 import pytest
 
+import course_utils
 from course_tools import notebooks
 from course_utils import config
 
@@ -19,7 +23,7 @@ PATHS = [
     for path in sorted((notebooks.ROOT / folder).glob("*.ipynb"))
 ]
 IDS = [f"{path.parent.name}/{path.name}" for path in PATHS]
-PIP_INSTALL = [sys.executable, "-m", "pip", "install", "-q", f"git+{notebooks.REPOSITORY}"]
+PIP_INSTALL = [sys.executable, "-m", "pip", "install", "-q", notebooks.COLAB_INSTALL]
 
 
 def setup_source(notebook):
@@ -44,7 +48,63 @@ def test_badge_opens_this_notebook(path):
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_setup_cell_starts_with_the_colab_stanza(path):
-    assert setup_source(notebooks.read(path)).startswith(notebooks.COLAB_SETUP)
+    assert setup_source(notebooks.read(path)).startswith(notebooks.COLAB_SETUP), "make format"
+
+
+def test_colab_installs_this_version_from_the_configured_repository():
+    wanted = f"{notebooks.DISTRIBUTION} @ git+{notebooks.REPOSITORY}@v{course_utils.__version__}"
+    assert wanted == notebooks.COLAB_INSTALL
+    assert notebooks.REPOSITORY in notebooks.COLAB_SETUP
+    assert f'"{course_utils.__version__}"' in notebooks.COLAB_SETUP
+
+
+OLD_STANZA = """# Setup. In Colab, install the course's helpers first (make lab did so elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    COURSE_PACKAGE = "git+https://github.com/example/old-address"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", COURSE_PACKAGE], check=True)
+"""
+SETUP_REST = """from course_utils import config
+
+config.setup()
+import keras"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [OLD_STANZA + "\n" + SETUP_REST, notebooks.COLAB_SETUP + "\n" + SETUP_REST, SETUP_REST],
+    ids=["older stanza", "current stanza", "no stanza"],
+)
+def test_tidy_stamps_the_current_stanza_into_the_setup_cell(source):
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# 99 · Test"), nbformat.v4.new_code_cell(source)]
+    )
+    tidied = notebooks.tidy(notebook)
+    assert tidied.cells[1].source == notebooks.COLAB_SETUP + "\n" + SETUP_REST
+    assert notebooks.tidy(tidied) == tidied
+
+
+def test_tidy_leaves_a_first_cell_that_is_no_setup_cell_alone():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    assert notebooks.tidy(notebook).cells[0].source == "x = 1"
+
+
+def test_tidy_check_names_a_notebook_with_an_older_stanza(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "solutions").mkdir()
+    cells = [nbformat.v4.new_code_cell(OLD_STANZA + "\n" + SETUP_REST)]
+    notebooks.write(notebooks.tidy(nbformat.v4.new_notebook(cells=cells)), tmp_path / "x.ipynb")
+    stale = notebooks.tidy(nbformat.v4.new_notebook(cells=cells))
+    stale.cells[0].source = OLD_STANZA + "\n" + SETUP_REST
+    notebooks.write(stale, tmp_path / "notebooks" / "01_x.ipynb")
+    assert notebooks.tidy_all(check=True, root=tmp_path) == ["notebooks/01_x.ipynb"]
+    assert notebooks.tidy_all(root=tmp_path) == ["notebooks/01_x.ipynb"]
+    assert notebooks.tidy_all(check=True, root=tmp_path) == []
+    restamped = notebooks.read(tmp_path / "notebooks" / "01_x.ipynb").cells[0].source
+    assert restamped.startswith(notebooks.COLAB_SETUP) and "example/old-address" not in restamped
 
 
 def test_badge_is_built_from_the_configured_repository():

@@ -91,3 +91,19 @@ def test_show_yolo_grid_shades_the_cells_holding_centres():
     shaded = [patch for patch in grid.patches if patch.get_alpha() == 0.35]
     assert sorted((patch.get_x(), patch.get_y()) for patch in shaded) == [(7.5, 23.5), (47.5, 7.5)]
     pyplot.close(figure)
+
+
+def test_decode_predictions_recovers_boxes():
+    """A prediction equal to an encoded target decodes to its boxes (continuous pixels)."""
+    y = np.zeros((1, 4, 4, 5 * 2 + 3), np.float32)
+    # a class-2 box centred at (40, 24) in a 64-pixel image: cell row 1, column 2 (16 pixels each)
+    y[0, 1, 2, 0:5] = [0.5, 0.5, 0.25, 0.125, 0.9]
+    y[0, 1, 2, 5:10] = [0.5, 0.5, 0.25, 0.125, 0.6]  # the same box again: NMS removes it
+    y[0, 1, 2, 12] = 1.0
+    found = yolo.decode_predictions(y, 64, 2, 3, score_threshold=0.1)
+    assert len(found) == 1
+    np.testing.assert_allclose(found[0].boxes, [[32, 20, 48, 28]])
+    np.testing.assert_allclose(found[0].scores, [0.9])
+    np.testing.assert_array_equal(found[0].classes, [2])
+    with pytest.raises(ValueError, match="shape"):
+        yolo.decode_predictions(y, 64, 3, 3)

@@ -1,19 +1,22 @@
 """The grader: answers by id from raw JSON, the screen, assembly, references, gradebook, CLI.
 
-End to end: the self-test's solution scores full marks and its assignment zero (every topic in
-solutions/ is graded the same way in test_grading_solutions.py).
+End to end: the self-test's solution scores full marks and its assignment zero, the same with
+one job and with several, through the API and the CLI (every topic in solutions/ is graded the
+same way in test_grading_solutions.py).
 """
 
 import json
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
 from grading_fixtures import helpers
 
 from course_tools import cli, notebooks
-from course_tools.grading import gradebook, reference, submission
+from course_tools.grading import assemble, bench, gradebook, inputs, reference, sandbox, screen
 
 MANIFEST = {"exercises": {"1": {}, "2": {}}, "modules": {"np": "numpy"}}
 
@@ -22,7 +25,8 @@ def _read(tmp_path, document):
     """Read a raw submission document with the self-test's exercises."""
     path = tmp_path / "student.ipynb"
     path.write_text(json.dumps(document))
-    return submission.read(path, MANIFEST)
+    found = inputs.Submission(student="student", path=path, notebook=path)
+    return inputs.read(found, MANIFEST)
 
 
 def _document(cells):
@@ -90,21 +94,85 @@ def test_missing_and_malformed_answer_cells(tmp_path):
 )
 def test_screen_flags_suspicious_code(source, flag):
     """What grading-aware code needs is flagged for a human."""
-    modules = {"selftest": "course_tools.grading.selftest", "np": "numpy"}
-    assert any(flag in found for found in submission.screen(source, modules)), flag
+    modules = {"selftest": "selftest", "np": "numpy"}
+    found = screen.flags(source, modules, local_modules=["selftest"])
+    assert any(flag in item for item in found), (flag, found)
+
+
+SHORTCUTS = {
+    "the check module's imports": (
+        "def f(n, k):\n    return checks.conv2d_padding_stride.arith.conv_output_size(n, k)",
+        "checks.conv2d_padding_stride",
+    ),
+    "a topic module": ("from course_utils import yolo\nf = yolo.encode_yolo_targets", "yolo"),
+    "a course module through a tool": ("f = getattr(config, 'detection').iou", "config.detection"),
+    "frames through another module": (
+        "import dataclasses\nframe = dataclasses.inspect.currentframe().f_back",
+        "frames",
+    ),
+    "code run from text by timeit": (
+        "import timeit, base64\ntimeit.timeit(base64.b64decode(b'eA==').decode(), number=1, "
+        "globals={})",
+        "imports timeit",
+    ),
+    "a trusted file name": (
+        "import json\ncode = json.__loader__.source_to_code('x = 1', '/usr/lib/python3/x.py')",
+        "compiles code",
+    ),
+    "a computed getattr": ("import numpy\nf = getattr(numpy, 'o' + 's')", "computed name"),
+    "the solution's own check module": (
+        "def output_size(*args):\n    return selftest._output_size(*args)",
+        "selftest._output_size",
+    ),
+    "the kernel's shell": ("import sys\nshell = sys.displayhook.shell.run_cell", "run_cell"),
+    "a check module's dict": ("d = vars(selftest)", "vars()"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHORTCUTS))
+def test_screen_finds_shortcuts_to_the_answer(name):
+    """Course answers reached any way, and code the screen cannot read, score 0 (flagged)."""
+    source, fragment = SHORTCUTS[name]
+    modules = {
+        "checks": "course_utils.checks",
+        "config": "course_utils.config",
+        "selftest": "selftest",
+        "np": "numpy",
+    }
+    found = screen.screen(source, modules, local_modules=["selftest"])
+    assert any(fragment in item.label and item.shortcut for item in found), found
 
 
 def test_screen_leaves_ordinary_answers_alone():
     """Correct, ordinary answers raise no flag, course tools included."""
-    assert submission.screen(helpers.CORRECT_1) == []
-    assert submission.screen(helpers.CORRECT_2 + "print(normalize(np.ones(3)))\n") == []
+    assert screen.flags(helpers.CORRECT_1) == []
+    assert screen.flags(helpers.CORRECT_2 + "print(normalize(np.ones(3)))\n") == []
     tools = {"config": "course_utils.config", "plots": "course_utils.plots"}
-    assert submission.screen("size = config.pick(fast=8, default=32)", tools) == []
+    assert screen.flags("size = config.pick(fast=8, default=32)", tools) == []
     detection = {"detection": "course_utils.detection"}
     source = "def nms(boxes):\n    return detection.iou(boxes[0], boxes[1])"
-    assert submission.screen(source, detection, allowed=["detection.iou"]) == []
-    assert submission.course_code(source, detection) == ["detection.iou"]
-    assert submission.screen(source, detection) != []
+    assert screen.flags(source, detection, allowed=["detection.iou"]) == []
+    assert screen.course_code(source, detection) == ["detection.iou"]
+    assert screen.flags(source, detection) != []
+    own = "def f(detections):\n    for detection in detections:\n        yield detection.score"
+    assert screen.flags(own, detection) == []
+    assert screen.flags("x = np.stack([a, b])\ny = keras.layers.Conv2D(3, 3)") == []
+
+
+def test_concurrent_screenings_agree():
+    """Screens from many threads at once, in a fresh interpreter, give identical results."""
+    script = (
+        "import concurrent.futures\n"
+        "from course_tools.grading import screen\n"
+        "source = 'import os\\ndef f(x):\\n    return os.environ, getattr(x, \"__dict__\")'\n"
+        "with concurrent.futures.ThreadPoolExecutor(16) as pool:\n"
+        "    found = list(pool.map(lambda _: tuple(screen.flags(source)), range(64)))\n"
+        "assert len(set(found)) == 1 and found[0], found\n"
+        "print(found[0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "os.environ" in done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +188,10 @@ def test_reference_and_manifest(built):
     assert manifest["exercises"]["1"] == {
         "check_points": 2,
         "hidden_points": 1,
-        "pass_line": helpers.PASS_1 + "\n",
+        "check_path": "selftest:check_output_size",
+        "hidden_path": "selftest:check_output_size_hidden",
+        "pass_line": None,
+        "hidden_pass_line": None,
         "course_code": [],
     }
     roles = {cell["id"]: cell["role"] for cell in manifest["cells"] if cell["role"]}
@@ -158,25 +229,43 @@ def test_reference_key_covers_the_code_it_runs(tmp_path):
 
 
 def test_assembly_takes_only_answers_from_the_submission(built):
-    """Setup, checks, hidden tests and expected outputs are the instructor's."""
-    _, executed, _ = built
-    assembled = submission.assemble(executed, {1: "ANSWER = 1\n", 2: None})
+    """Setup, checks and hidden tests are the instructor's; recorded checks are not compared."""
+    _, executed, manifest = built
+    assembled = assemble.assemble(executed, {1: "ANSWER = 1\n", 2: None}, manifest)
     cells = {cell.id: cell for cell in assembled.cells}
     assert cells["ex1-answer"].source == "ANSWER = 1\n"
     assert "raise NotImplementedError" in cells["ex2-answer"].source
-    assert cells["ex1-check"].source.startswith(submission.CHECK_MARKER)
-    assert helpers.PASS_1 in cells["ex1-check"].outputs[0]["text"]
+    assert cells["ex1-check"].source == "selftest.check_output_size(output_size)"
     assert "check_normalize_hidden" in cells["ex2-hidden"].source
-    assert all(not c.outputs for c in assembled.cells if c.cell_type == "code" and c.id[:2] != "ex")
+    assert all(not cell.outputs for cell in assembled.cells if cell.cell_type == "code")
+
+
+def test_legacy_checks_keep_their_pass_line(built):
+    """LEGACY: a check cell that records nothing is compared with its pass line by nbval."""
+    _, executed, manifest = built
+    legacy = json.loads(json.dumps(manifest))
+    legacy["exercises"]["1"].update(check_path=None, pass_line=helpers.PASS_1 + "\n")
+    executed = json.loads(json.dumps(executed))
+    for cell in executed["cells"]:
+        if cell.get("id") == "ex1-check":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": helpers.PASS_1}]
+    import nbformat as formats
+
+    assembled = assemble.assemble(formats.from_dict(executed), {}, legacy)
+    cells = {cell.id: cell for cell in assembled.cells}
+    assert cells["ex1-check"].source.startswith(assemble.CHECK_MARKER)
+    assert helpers.PASS_1 in cells["ex1-check"].outputs[0]["text"]
+    assert not cells["ex2-check"].source.startswith(assemble.CHECK_MARKER)
 
 
 def test_guard_knows_each_cell_by_ipykernel_file_name(built):
     """The guard's cell names are the file names ipykernel gives cells."""
     from ipykernel import compiler
 
-    _, executed, _ = built
-    assembled = submission.assemble(executed, {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
-    expected = submission.guard_cells(assembled)
+    _, executed, manifest = built
+    answers = {1: helpers.CORRECT_1, 2: helpers.CORRECT_2}
+    assembled = assemble.assemble(executed, answers, manifest)
+    expected = assemble.guard_cells(assembled)
     code = [cell for cell in assembled.cells if cell.cell_type == "code"]
     names = {pathlib.Path(compiler.get_file_name(cell.source)).name for cell in code}
     assert names == set(expected)
@@ -214,19 +303,50 @@ def test_gradebook_csv_is_sorted_and_stable(tmp_path):
     assert "Total: 3/3 points." in feedback and "get_ipython" not in feedback
 
 
+def test_gradebook_never_holds_a_formula(tmp_path):
+    """A file named like a spreadsheet formula is text in the CSV, and its feedback file too."""
+    manifest = {"name": "x", "exercises": {"1": {"check_points": 1, "hidden_points": 0}}}
+    name = '=HYPERLINK("http://example.com/x","y")'
+    rows = [gradebook.Row(name, {1: 0}, ["-1+1"], ["@SUM(A1)"], [])]
+    gradebook.write_gradebook(rows, manifest, tmp_path / "a.csv")
+    gradebook.write_feedback(rows, manifest, tmp_path / "feedback")
+    line = (tmp_path / "a.csv").read_text().splitlines()[1]
+    assert line.startswith("\"'=HYPERLINK(") and ",'-1+1,'@SUM(A1)" in line
+    (written,) = (tmp_path / "feedback").iterdir()
+    assert written.name == rows[0].feedback_file and "/" not in written.name
+
+
+def test_feedback_file_names_are_safe_and_distinct():
+    """Long, odd and colliding names become distinct files of at most 100 bytes."""
+    students = ["a" * 300, "a" * 301, "grace.ipynb", "grace.txt", "../etc", "Zoe", "zoe", "café"]
+    names = gradebook.file_names(students)
+    assert len({name.lower() for name in names}) == len(students)
+    assert all(len(name.encode()) <= 100 and "/" not in name for name in names)
+    assert names[2:4] == ["grace.ipynb", "grace.txt"] and names[-1] == "café"
+
+
 @pytest.mark.slow
 def test_grading_twice_gives_the_same_gradebook(built, tmp_path, monkeypatch):
-    """Solution: full marks; assignment: zero; the CLI and the API write identical gradebooks."""
+    """nbgrader's collected layout; solution: full marks; assignment: zero; the CLI with one
+    job and the API with three write identical gradebooks and feedback."""
     build_root = built[0]
-    submissions = tmp_path / "submissions"
-    submissions.mkdir()
-    shutil.copy(helpers.SELFTEST, submissions / "solution.ipynb")
-    notebooks.write(helpers.assignment(), submissions / "assignment.ipynb")
-    helpers.write_submission(submissions, "half", {2: helpers.CORRECT_2})
+    submissions = tmp_path / "submitted"
+    folders = {name: submissions / name / "00_grader_selftest" for name in ("solution", "half")}
+    folders["assignment"] = submissions / "assignment" / "ps0"
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+        (folder / "timestamp.txt").write_text("2025-01-01 00:00:00\n")
+    shutil.copy(helpers.SELFTEST, folders["solution"] / "00_grader_selftest.ipynb")
+    notebooks.write(helpers.assignment(), folders["assignment"] / "00_grader_selftest.ipynb")
+    helpers.write_submission(folders["half"], "00_grader_selftest", {2: helpers.CORRECT_2})
+    # Another assignment collected for the same student: not this one's.
+    (submissions / "half" / "ps9").mkdir()
+    helpers.write_submission(submissions / "half" / "ps9", "other", {1: helpers.CORRECT_1})
     monkeypatch.setattr(reference, "BUILD_ROOT", build_root)
     arguments = ["grade", str(helpers.SELFTEST), str(submissions), "--out", str(tmp_path / "a")]
-    assert cli.main([*arguments, "--cell-timeout", "15", "--memory", "1.5"]) == 0
-    rows = helpers.grade(submissions, tmp_path / "b", build_root)
+    options = ["--cell-timeout", "45", "--memory", "1.5", "--jobs", "1"]
+    assert cli.main([*arguments, *options]) == 0
+    rows = helpers.grade(submissions, tmp_path / "b", build_root, jobs=3)
     assert rows["solution"].points == helpers.FULL_MARKS
     assert rows["assignment"].points == helpers.ZERO
     assert rows["half"].points == {1: 0, 2: 3}
@@ -241,6 +361,35 @@ def test_grading_twice_gives_the_same_gradebook(built, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_benchmark_reports_submissions_per_minute(built, capsys):
     """``grading.benchmark`` grades generated submissions and prints the throughput."""
-    result = gradebook.benchmark(helpers.SELFTEST, count=2, jobs=2, build_root=built[0])
+    result = bench.benchmark(
+        helpers.SELFTEST, count=2, jobs=2, build_root=built[0], limits=helpers.TEST_LIMITS
+    )
     assert result["submissions"] == 2 and result["per_minute"] > 0 and result["errors"] == 0
     assert "submissions/minute" in capsys.readouterr().out
+
+
+def test_a_path_the_kernel_cannot_read_is_named(tmp_path):
+    """The sandbox names a folder its user cannot enter, with its mode."""
+    folder = tmp_path / "private"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    folder.chmod(0o700)
+    assert sandbox.unreadable([str(folder)], 65534, 65534) == f"{folder} (mode 0700)"
+    folder.chmod(0o755)
+    assert sandbox.unreadable([str(folder)], 65534, 65534) is None
+
+
+@pytest.mark.slow
+def test_grading_stops_when_the_solution_fails_in_the_sandbox(built, tmp_path, monkeypatch, capsys):
+    """A kernel that cannot start (a memory limit far too small): one line naming the sandbox's
+    own error and the fix, exit status 1, and no student graded."""
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    helpers.write_submission(submissions, "student", {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
+    monkeypatch.setattr(reference, "BUILD_ROOT", built[0])
+    arguments = ["grade", str(helpers.SELFTEST), str(submissions), "--out", str(tmp_path / "out")]
+    assert cli.main([*arguments, "--memory", "0.1", "--jobs", "1"]) == 1
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("error")]
+    assert "solution scores 0/6 in the sandbox, so no submission was graded" in line
+    assert "memory" in line.split("Fix:")[0].lower() and "Fix: raise --memory" in line
+    assert not (tmp_path / "out").exists()

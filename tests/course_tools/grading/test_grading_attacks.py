@@ -1,341 +1,127 @@
-"""Each attack on a naive grader, tried by a crafted submission: none scores what it did not earn.
+"""Each attack on a grader, tried by a crafted submission: none scores what it did not earn.
 
 All submissions are graded in one ``course grade`` run of the self-test assignment (two
-exercises, 3 points each), then each test reads its student's row.
+exercises, 3 points each), then each test reads its student's row. The red team's tricks
+against the verdict are graded a second time with the screen switched off: the verdict alone,
+computed outside the kernel, gives them nothing. The sandbox's reach is probed from a process
+the kernel's guard does not watch.
 """
 
 import json
-import textwrap
+import pathlib
+import secrets
+import shutil
 
 import pytest
-from grading_fixtures import helpers
+from grading_fixtures import attacks, helpers
 
-from course_tools.grading import sandbox
+from course_tools.grading import assemble, pipeline, sandbox
 
-STUB = 'def output_size(size, kernel, stride=1, padding="valid"):\n    return 0\n'
-STUB_2 = "def normalize(image):\n    return image\n"
-
-
-def _lines(*lines):
-    """Source from lines."""
-    return "\n".join(lines) + "\n"
-
-
-def _print_pass_line():
-    """Answers that print the expected pass line (and would fail the check)."""
-    return {
-        1: _lines(
-            'def output_size(size, kernel, stride=1, padding="valid"):',
-            f"    print({helpers.PASS_1!r})",
-            "    return 0",
-            f"print({helpers.PASS_1!r})",
-        ),
-        2: _lines(
-            "def normalize(image):",
-            f"    print({helpers.PASS_2!r})",
-            "    raise SystemExit",
-        ),
-    }
-
-
-def _monkeypatch_check():
-    """Replace the check function, or the module the check cell names."""
-    return {
-        1: STUB
-        + _lines(
-            f"selftest.check_output_size = lambda f: print({helpers.PASS_1!r}) or True",
-            "selftest.check_output_size_hidden = lambda f: print(",
-            f"    {helpers.PASS_1_HIDDEN!r}) or True",
-        ),
-        2: STUB_2
-        + _lines(
-            "import types",
-            "selftest = types.SimpleNamespace(",
-            f"    check_normalize=lambda f: print({helpers.PASS_2!r}) or True,",
-            f"    check_normalize_hidden=lambda f: print({helpers.PASS_2_HIDDEN!r}) or True,",
-            ")",
-        ),
-    }
-
-
-def _patch_during_check():
-    """Patch the check helpers from inside the answer, while the check runs."""
-    return {
-        1: _lines(
-            'def output_size(size, kernel, stride=1, padding="valid"):',
-            "    from course_utils import checks",
-            "    checks.diagnose = lambda *args, **kwargs: None",
-            "    return 0",
-        ),
-        2: _lines(
-            "from unittest import mock",
-            "import course_utils.checks",
-            "def normalize(image):",
-            "    for name in ('close', 'diagnose'):",
-            "        mock.patch.object(course_utils.checks, name, lambda *a, **k: True).start()",
-            "    return image",
-        ),
-    }
-
-
-def _edit_checks(notebook):
-    """Rewrite every check and hidden cell to print its pass line; drop one entirely."""
-    lines = {
-        "ex1-check": helpers.PASS_1,
-        "ex1-hidden": helpers.PASS_1_HIDDEN,
-        "ex2-check": helpers.PASS_2,
-        "ex2-hidden": helpers.PASS_2_HIDDEN,
-    }
-    for cell in notebook.cells:
-        if cell.get("id") in lines:
-            cell.source = f"print({lines[cell.id]!r})"
-            cell.outputs = [{"output_type": "stream", "name": "stdout", "text": lines[cell.id]}]
-    notebook.cells = [cell for cell in notebook.cells if cell.get("id") != "ex2-hidden"]
-
-
-def _nbval_markers(notebook):
-    """NBVAL markers and skip tags everywhere the student can write."""
-    for cell in notebook.cells:
-        role = cell.get("metadata", {}).get("course", {}).get("role")
-        if role in ("check", "hidden"):
-            cell.metadata["tags"] = ["nbval-skip", "raises-exception", "nbval-ignore-output"]
-            cell.source = f"# NBVAL_SKIP\n# NBVAL_IGNORE_OUTPUT\n{cell.source}"
-        if role == "answer":
-            cell.metadata["tags"] = ["nbval-skip", "raises-exception"]
-            markers = "# NBVAL_RAISES_EXCEPTION\n# NBVAL_IGNORE_OUTPUT\n# NBVAL_SKIP\n"
-            cell.source = markers + cell.source
-
-
-def _showtraceback():
-    """Hide errors: override showtraceback, print the pass line, then fail."""
-    return {
-        1: _lines(
-            "get_ipython().showtraceback = lambda *args, **kwargs: None",
-            "get_ipython().showsyntaxerror = lambda *args, **kwargs: None",
-            'def output_size(size, kernel, stride=1, padding="valid"):',
-            f"    print({helpers.PASS_1!r})",
-            "    raise ValueError('hidden')",
-        ),
-        2: _lines(
-            "def normalize(image):",
-            "    get_ipython().showtraceback = lambda *args, **kwargs: None",
-            f"    print({helpers.PASS_2!r})",
-            "    raise ValueError('hidden')",
-        ),
-    }
-
-
-def _input_transformer():
-    """An input transformer that rewrites every later check cell into its pass line."""
-    rewrite = textwrap.dedent(
-        f"""
-        LINES = {{
-            "check_output_size_hidden": {helpers.PASS_1_HIDDEN!r},
-            "check_output_size": {helpers.PASS_1!r},
-            "check_normalize_hidden": {helpers.PASS_2_HIDDEN!r},
-            "check_normalize": {helpers.PASS_2!r},
-        }}
-        def rewrite(lines):
-            text = "".join(lines)
-            for name, line in LINES.items():
-                if name + "(" in text:
-                    return [f"print({{line!r}})\\n", "True\\n"]
-            return lines
-        get_ipython().input_transformers_post.append(rewrite)
-        """
-    )
-    return {1: STUB + rewrite}
-
-
-def _ast_transformer():
-    """An AST transformer that replaces every later check with its pass line."""
-    source = textwrap.dedent(
-        f"""
-        import ast
-        class Forge(ast.NodeTransformer):
-            def visit_Module(self, node):
-                text = ast.unparse(node)
-                line = {helpers.PASS_2!r} if "check_normalize(" in text else None
-                line = {helpers.PASS_2_HIDDEN!r} if "_hidden(" in text else line
-                if line is None:
-                    return node
-                return ast.fix_missing_locations(ast.parse(f"print({{line!r}})\\nTrue"))
-        get_ipython().ast_transformers.append(Forge())
-        """
-    )
-    return {2: STUB_2 + source}
-
-
-def _always_equal():
-    """Return objects equal to everything."""
-    anything = _lines(
-        "class Anything(float):",
-        "    def __eq__(self, other): return True",
-        "    def __ne__(self, other): return False",
-        "    def __array__(self, dtype=None, copy=None): return np.zeros((2, 2))",
-        "    __hash__ = float.__hash__",
-    )
-    return {
-        1: anything + 'def output_size(size, kernel, stride=1, padding="valid"):\n'
-        "    return Anything()\n",
-        2: anything + "def normalize(image):\n    return Anything()\n",
-    }
-
-
-def _kill_and_forge():
-    """Kill the grader's processes and write forged results wherever they might be read."""
-    forged = {
-        "cells": {
-            f"ex{n}-{role}": {"outcome": "passed", "status": "ok", "error": None, "reason": None}
-            for n in (1, 2)
-            for role in ("check", "hidden")
-        }
-    }
-    return {
-        1: STUB
-        + _lines(
-            "import json, os, signal",
-            f"FORGED = json.dumps({forged!r})",
-            "for folder in (os.getcwd(), os.path.expanduser('~'), '/tmp', '/run/course-grade',",
-            "               '/run', '..', '../..'):",
-            "    for name in ('results.json', 'gradebook.csv', 'results.partial'):",
-            "        try:",
-            "            open(os.path.join(folder, name), 'w').write(FORGED)",
-            "        except Exception as error:",
-            "            print(type(error).__name__)",
-            "for pid in (os.getppid(), 1):",
-            "    try:",
-            "        os.kill(pid, signal.SIGKILL)",
-            "    except Exception as error:",
-            "        print(type(error).__name__)",
-        ),
-    }
-
-
-def _read_solutions(build_root):
-    """Look for the solutions and the reference on disk; answer correctly only if found."""
-    finder = _lines(
-        "import glob, json, os, pathlib",
-        "import course_utils",
-        "ROOT = pathlib.Path(course_utils.__file__).resolve().parents[1]",
-        "TESTS = ROOT / 'tests' / 'course_tools' / 'grading'",
-        "PATTERNS = [str(ROOT / 'solutions' / '*.ipynb'),",
-        "            str(TESTS / 'grading_fixtures' / 'solutions' / '*.ipynb'),",
-        "            str(ROOT / '_build' / 'grading' / '*' / '*.ipynb'),",
-        f"            {str(build_root)!r} + '/*/*.ipynb']",
-        "FOUND = []",
-        "for pattern in PATTERNS:",
-        "    for path in glob.glob(pattern):",
-        "        try:",
-        "            FOUND.append(json.loads(pathlib.Path(path).read_text())['cells'])",
-        "        except Exception:",
-        "            pass",
-    )
-    return {
-        1: finder
-        + 'def output_size(size, kernel, stride=1, padding="valid"):\n'
-        + "    if not FOUND:\n        return 0\n"
-        + helpers.BODY_1,
-        2: "def normalize(image):\n    if not FOUND:\n        return image\n" + helpers.BODY_2,
-    }
-
-
-def _detect_grading():
-    """Answer correctly only when no environment variable gives grading away."""
-    detector = _lines(
-        "import os",
-        "WORDS = ('grad', 'nbval', 'pytest', 'sandbox', 'unshare', 'reference', 'solution')",
-        "GRADED = [k for k, v in os.environ.items()",
-        "          if any(w in (k + '=' + v).lower() for w in WORDS)",
-        "          or (k.startswith('COURSE_') and k != 'COURSE_FAST')",
-        "          or k.startswith(('JUPYTER_', 'IPYTHON', 'PYTEST'))]",
-    )
-    return {
-        1: detector
-        + 'def output_size(size, kernel, stride=1, padding="valid"):\n'
-        + "    if GRADED:\n        return 0\n"
-        + helpers.BODY_1,
-        2: "def normalize(image):\n    if GRADED:\n        return image\n" + helpers.BODY_2,
-    }
-
-
-def _probe_sandbox():
-    """Answer correctly only if the kernel is unprivileged, offline, limited, in a private /tmp."""
-    probe = _lines(
-        "import os, resource, socket",
-        "FACTS = {",
-        "    'unprivileged': os.getuid() != 0 and os.geteuid() != 0,",
-        "    'loopback only': [name for _, name in socket.if_nameindex()] == ['lo'],",
-        "    'memory limit': resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY,",
-        "    'private tmp': all(entry.name in ('home', 'notebook')",
-        "                       or entry.name.startswith('ipykernel_')",
-        "                       or not os.access(entry.path, os.R_OK)",
-        "                       for entry in os.scandir('/tmp')),",
-        "    'no pytest in sight': all(b'pytest' not in open(f'/proc/{pid}/cmdline', 'rb').read()",
-        "                              for pid in os.listdir('/proc') if pid.isdigit()",
-        "                              and os.stat(f'/proc/{pid}').st_uid == os.getuid()),",
-        "}",
-        "print(FACTS)",
-        "SANDBOXED = all(FACTS.values())",
-    )
-    return {
-        1: probe
-        + 'def output_size(size, kernel, stride=1, padding="valid"):\n'
-        + "    if not SANDBOXED:\n        return 0\n"
-        + helpers.BODY_1,
-    }
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Every attack (and one honest student) graded in one run."""
-    folder = tmp_path_factory.mktemp("attacks")
-    build_root = folder / "build"
-    submissions, out = folder / "submissions", folder / "out"
-    submissions.mkdir()
-    helpers.build(build_root)
-    write = helpers.write_submission
-    write(submissions, "honest", {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
-    write(submissions, "print_pass_line", _print_pass_line())
-    write(submissions, "monkeypatch_check", _monkeypatch_check())
-    write(submissions, "patch_during_check", _patch_during_check())
-    write(submissions, "edit_checks", edit=_edit_checks)
-    write(submissions, "nbval_markers", edit=_nbval_markers)
-    write(submissions, "showtraceback", _showtraceback())
-    write(submissions, "input_transformer", _input_transformer())
-    write(submissions, "ast_transformer", _ast_transformer())
-    write(submissions, "always_equal", _always_equal())
-    write(submissions, "kill_and_forge", _kill_and_forge())
-    write(submissions, "read_solutions", _read_solutions(build_root))
-    write(submissions, "detect_grading", _detect_grading())
-    write(submissions, "probe_sandbox", _probe_sandbox())
-    answer_key = "    return selftest._output_size(size, kernel, stride, padding)\n"
-    write(submissions, "answer_key", {1: STUB.replace("    return 0\n", answer_key)})
-    rows = helpers.grade(submissions, out, build_root)
-    return rows, out
-
-
-ATTACKS = [
+ATTACKS = {
+    "print_pass_line": attacks.print_pass_line,
+    "monkeypatch_check": attacks.monkeypatch_check,
+    "patch_during_check": attacks.patch_during_check,
+    "showtraceback": attacks.showtraceback,
+    "input_transformer": attacks.input_transformer,
+    "ast_transformer": attacks.ast_transformer,
+    "always_equal": attacks.always_equal,
+    "kill_and_forge": attacks.kill_and_forge,
+    "detect_grading": attacks.detect_grading,
+    "probe_sandbox": attacks.probe_sandbox,
+    "run_cell_replaced": attacks.run_cell_replaced,
+    "dict_writes_during_check": attacks.dict_writes_during_check,
+    "trusted_file_name": attacks.trusted_file_name,
+    "read_frames": attacks.read_frames,
+    "timeit_exec": attacks.timeit_exec,
+    "rewritten_cases": attacks.rewritten_cases,
+    "check_module_import": attacks.check_module_import,
+}
+EDITS = {"edit_checks": attacks.edit_checks, "nbval_markers": attacks.nbval_markers}
+# The tricks that aim at the verdict itself (not at a shortcut to the answer).
+AGAINST_THE_VERDICT = [
     "print_pass_line",
     "monkeypatch_check",
     "patch_during_check",
-    "edit_checks",
-    "nbval_markers",
-    "showtraceback",
-    "input_transformer",
-    "ast_transformer",
+    "run_cell_replaced",
+    "dict_writes_during_check",
+    "trusted_file_name",
+    "rewritten_cases",
     "always_equal",
-    "kill_and_forge",
-    "read_solutions",
 ]
 
 
+def _write_all(folder, build_root, sibling, names=None):
+    """Write every attack (or those ``names``) and one honest student into ``folder``."""
+    folder.mkdir()
+    write = helpers.write_submission
+    write(folder, "honest", {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
+    for name, builder in ATTACKS.items():
+        if names is None or name in names:
+            write(folder, name, builder())
+    for name, edit in EDITS.items():
+        if names is None or name in names:
+            write(folder, name, edit=edit)
+    if names is None:
+        write(folder, "read_solutions", attacks.read_solutions(build_root))
+        write(folder, "sibling_folder", attacks.sibling_folder(sibling))
+        answer_key = "    return selftest._output_size(size, kernel, stride, padding)\n"
+        write(folder, "answer_key", {1: attacks.STUB.replace("    return 0\n", answer_key)})
+
+
+@pytest.fixture(scope="module")
+def build_root(tmp_path_factory):
+    """The self-test's reference, built once for this module."""
+    folder = tmp_path_factory.mktemp("attacks-build")
+    helpers.build(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sibling(tmp_path_factory):
+    """A late section's folder beside the graded one, holding the solution."""
+    folder = tmp_path_factory.mktemp("attacks") / "late"
+    folder.mkdir()
+    shutil.copy(helpers.SELFTEST, folder / "solution.ipynb")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def graded(build_root, sibling):
+    """Every attack (and one honest student) graded in one run."""
+    submissions, out = sibling.parent / "submissions", sibling.parent / "out"
+    _write_all(submissions, build_root, sibling)
+    return helpers.grade(submissions, out, build_root), out
+
+
+@pytest.fixture(scope="module")
+def unscreened(build_root, sibling, tmp_path_factory):
+    """The tricks against the verdict, graded with the screen switched off."""
+    folder = tmp_path_factory.mktemp("unscreened")
+    _write_all(folder / "submissions", build_root, sibling, names=AGAINST_THE_VERDICT)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "_screen", lambda entry, manifest: None)
+        return helpers.grade(folder / "submissions", folder / "out", build_root)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize(
+    "attack", [*ATTACKS, *EDITS, "read_solutions", "sibling_folder", "answer_key"]
+)
 def test_attack_scores_nothing(graded, attack):
-    """No attack earns a point."""
+    """No attack earns a point it did not earn with a right answer of its own."""
     rows, _ = graded
-    assert rows[attack].points == helpers.ZERO, rows[attack]
+    earned = {"detect_grading": helpers.FULL_MARKS, "probe_sandbox": {1: 3, 2: 0}}
+    if attack == "probe_sandbox" and sandbox.isolation() != "namespaces":
+        pytest.skip("the sandbox's facts hold only as root with namespaces")
+    assert rows[attack].points == earned.get(attack, helpers.ZERO), rows[attack]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", AGAINST_THE_VERDICT)
+def test_the_verdict_alone_gives_tricks_nothing(unscreened, attack):
+    """Without the screen, the out-of-process verdict still scores each trick 0."""
+    assert unscreened[attack].points == helpers.ZERO, unscreened[attack]
+    assert unscreened["honest"].points == helpers.FULL_MARKS
 
 
 @pytest.mark.slow
@@ -355,14 +141,6 @@ def test_grading_cannot_be_detected_from_the_environment(graded):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(sandbox.isolation() != "namespaces", reason="needs root and unshare")
-def test_sandbox_isolates_the_kernel(graded):
-    """As root: another user, loopback only, a memory limit, a private /tmp."""
-    rows, _ = graded
-    assert rows["probe_sandbox"].points == {1: 3, 2: 0}, rows["probe_sandbox"]
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("attack", "flag"),
     [
@@ -375,24 +153,30 @@ def test_sandbox_isolates_the_kernel(graded):
         ("kill_and_forge", "os.kill"),
         ("print_pass_line", "passed"),
         ("nbval_markers", "NBVAL marker"),
-        ("read_solutions", "access to"),
-        ("answer_key", "course code that computes answers"),
+        ("read_solutions", "accesses __file__ (scored 0)"),
+        ("run_cell_replaced", "run_cell (scored 0)"),
+        ("dict_writes_during_check", "vars() (scored 0)"),
+        ("trusted_file_name", "compiles code (scored 0)"),
+        ("read_frames", "frames (scored 0)"),
+        ("timeit_exec", "imports timeit (scored 0)"),
+        ("rewritten_cases", "selftest.OUTPUT_SIZE_CASES) (scored 0)"),
+        ("check_module_import", "selftest.checks) (scored 0)"),
+        ("answer_key", "selftest._output_size) (scored 0)"),
     ],
 )
 def test_attacks_are_flagged_for_a_human(graded, attack, flag):
-    """Suspicious code is flagged, so a human reads it."""
+    """Suspicious code is flagged; shortcuts to the answer say they scored 0."""
     rows, _ = graded
     assert any(flag in item for item in rows[attack].flags), rows[attack].flags
 
 
 @pytest.mark.slow
-def test_calling_the_course_answer_key_is_left_to_a_human(graded):
-    """Calling the checks' own implementation gives right answers: flagged, not zeroed."""
-    rows, _ = graded
-    assert rows["answer_key"].points == {1: 3, 2: 0}
-    assert rows["answer_key"].flags == [
-        "ex1: uses course code that computes answers (selftest._output_size)"
-    ]
+@pytest.mark.parametrize("attack", ["answer_key", "read_frames", "timeit_exec"])
+def test_shortcuts_to_the_answer_score_zero_and_say_why(graded, attack):
+    """The course's own answer, however reached, scores 0 for that exercise, with a reason."""
+    rows, out = graded
+    feedback = (out / "feedback" / rows[attack].feedback_file).read_text()
+    assert "Scored 0: the answer uses code the grader cannot accept as yours" in feedback
 
 
 @pytest.mark.slow
@@ -413,16 +197,52 @@ def test_forged_results_are_not_read(graded):
 
 
 @pytest.mark.slow
-def test_without_namespaces_the_guard_still_protects(tmp_path, monkeypatch):
-    """Not root, or no unshare: same user, same /tmp; the guard alone hides and refuses."""
+@pytest.mark.skipif(sandbox.isolation() != "namespaces", reason="needs root and unshare")
+def test_the_sandbox_reaches_only_its_own_folders(build_root, sibling, tmp_path):
+    """From a process the guard does not watch (``_posixsubprocess.fork_exec``): no solution,
+    no other folder of submissions, no source tree beyond the course's packages, and nothing
+    written outside the sandbox's private folders by mkfifo, sqlite3 or dir_fd."""
+    token = secrets.token_hex(6)
+    course = pathlib.Path(assemble.__file__).resolve().parents[2]
+    answer = attacks.reach_probe(token, helpers.SELFTEST, sibling, course)
+    graded = pipeline.prepare(
+        helpers.SELFTEST, sibling, tmp_path / "out", 1, build_root, helpers.TEST_LIMITS
+    )
+    notebook = assemble.assemble(graded.notebook, {1: answer}, graded.manifest)
+    results = sandbox.run(json.dumps(notebook), assemble.guard_cells(notebook), graded.options)
+    (record,) = results["cells"]["ex1-check"]["records"]
+    facts = json.loads(record["outputs"][0])
+    assert facts["uid"] != 0
+    assert not facts["read the solution"] and not facts["list the sibling folder"]
+    # Besides the packages: only the self-test's own check module, one file of tests/.
+    selftest = str((helpers.FIXTURES / "selftest.py").relative_to(course))
+    assert facts["course files"] == [selftest], facts["course files"]
+    written = {
+        name.split(" ", 1)[1]
+        for name, done in facts.items()
+        if name.startswith(("mkfifo", "sqlite3", "dir_fd")) and done
+    }
+    assert written <= {"/tmp", "/dev/shm"}, written
+    for folder in ("/var/tmp", "/dev/shm", "/tmp", "/run/lock", "/run", "/"):
+        assert not list(pathlib.Path(folder).glob(f"course-pwn-{token}*")), folder
+
+
+@pytest.mark.slow
+def test_without_namespaces_the_guard_still_protects(build_root, sibling, tmp_path, monkeypatch):
+    """Not root, or no unshare: same user, same /tmp; the guard's allow-lists alone keep the
+    kernel from the solutions, the reference and other folders of submissions."""
     monkeypatch.setattr(sandbox, "isolation", lambda: "none")
     monkeypatch.setattr(sandbox, "unprivileged_ids", lambda: (None, None))
-    build_root, submissions = tmp_path / "build", tmp_path / "submissions"
+    submissions = tmp_path / "submissions"
     submissions.mkdir()
-    helpers.write_submission(submissions, "honest", {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
-    helpers.write_submission(submissions, "read_solutions", _read_solutions(build_root))
-    helpers.write_submission(submissions, "kill_and_forge", _kill_and_forge())
-    rows = helpers.grade(submissions, tmp_path / "out", build_root)
+    write = helpers.write_submission
+    write(submissions, "honest", {1: helpers.CORRECT_1, 2: helpers.CORRECT_2})
+    write(submissions, "read_solutions", attacks.read_solutions(build_root))
+    write(submissions, "kill_and_forge", attacks.kill_and_forge())
+    write(submissions, "sibling_folder", attacks.sibling_folder(sibling))
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "_screen", lambda entry, manifest: None)
+        rows = helpers.grade(submissions, tmp_path / "out", build_root)
     assert rows["honest"].points == helpers.FULL_MARKS
-    assert rows["read_solutions"].points == helpers.ZERO
-    assert rows["kill_and_forge"].points == helpers.ZERO
+    for name in ("read_solutions", "kill_and_forge", "sibling_folder"):
+        assert rows[name].points == helpers.ZERO, rows[name]

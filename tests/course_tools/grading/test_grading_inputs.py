@@ -1,10 +1,12 @@
 """Bad submissions: each is recorded in the gradebook with its reason, and every other is graded.
 
-One ``course grade`` run over a folder of broken files and misbehaving notebooks (the self-test
-assignment: two exercises, 3 points each).
+One ``course grade`` run over a folder of broken files, odd names and misbehaving notebooks (the
+self-test assignment: two exercises, 3 points each). The run keeps going: every entry of the
+folder gets exactly one row and one feedback file.
 """
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -79,8 +81,37 @@ def graded(tmp_path_factory):
     _old_format(submissions)
     (submissions / "folder_export").mkdir()
     write(submissions / "folder_export", "whatever_name", good)
+    _odd_names(submissions, good)
     rows = helpers.grade(submissions, out, build_root)
     return rows, out
+
+
+LONG_NAME = "a" * 249  # with ".ipynb", the longest name a Linux file system allows
+FORMULA = '=HYPERLINK("evil","y")'
+
+
+def _odd_names(folder, good):
+    """Entries that once hung, crashed or fooled the run, each beside the good ones."""
+    os.mkfifo(folder / "x.ipynb")
+    write = helpers.write_submission
+    path = write(folder, "cafe", good)
+    os.rename(path, os.path.join(os.fsencode(folder), b"caf\xe9.ipynb"))
+    helpers.write_raw(folder, "caf\u00e9-notes.txt", "notes")
+    write(folder, LONG_NAME, good)
+    (folder / "linked.ipynb").symlink_to(helpers.SELFTEST)
+    write(folder, "_underscore", good)
+    write(folder, ".hidden", good)
+    helpers.write_raw(folder, ".DS_Store", b"\x00\x00\x00\x01Bud1")
+    write(folder, "grace", good)
+    helpers.write_raw(folder, "grace.txt", "I'll send it tomorrow")
+    write(folder, FORMULA, good)
+    version_3 = {
+        "metadata": {"name": ""},
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1", "outputs": []}]}],
+    }
+    helpers.write_raw(folder, "ipython2.ipynb", json.dumps(version_3))
 
 
 @pytest.mark.slow
@@ -110,7 +141,7 @@ def test_unreadable_files_are_recorded(graded, student, reason):
         ("infinite_loop", {1: 0, 2: 3}, "timed out"),
         ("memory_hog", {1: 3, 2: 0}, "out of memory in cell ex1-answer"),
         ("kernel_dies", {1: 3, 2: 0}, "the kernel died"),
-        ("output_flood", {1: 3, 2: 0}, "output over 3 MB"),
+        ("output_flood", {1: 3, 2: 0}, "output over the per-cell limit"),
     ],
 )
 def test_misbehaving_notebooks_are_recorded(graded, student, points, reason):
@@ -138,9 +169,52 @@ def test_answer_cells_found_by_id(graded, student, points, flag):
 
 @pytest.mark.slow
 def test_good_submissions_graded_among_bad_ones(graded):
-    """Every other submission is graded in full, a folder export included."""
+    """Every other submission is graded in full; every entry has one row and one file."""
     rows, out = graded
-    assert rows["good"].points == helpers.FULL_MARKS and not rows["good"].errors
-    assert rows["folder_export"].points == helpers.FULL_MARKS
-    assert len(helpers.gradebook_rows(out)) == len(rows) == 15
-    assert sorted(path.stem for path in (out / "feedback").iterdir()) == sorted(rows)
+    for student in ("good", "folder_export", "café", LONG_NAME, "_underscore", "grace.ipynb"):
+        assert rows[student].points == helpers.FULL_MARKS, rows[student]
+        assert not rows[student].errors
+    assert len(helpers.gradebook_rows(out)) == len(rows) == 27
+    files = sorted(path.name for path in (out / "feedback").iterdir())
+    assert files == sorted(row.feedback_file for row in rows.values())
+    assert all(len(name.encode()) <= 104 for name in files)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("student", "reason"),
+    [
+        ("x", "a FIFO"),
+        ("linked", "a symbolic link (links are never followed"),
+        (".hidden", "a hidden file"),
+        (".DS_Store", "a hidden file"),
+        ("grace.txt", "not a notebook: a .txt file"),
+        ("café-notes", "not a notebook"),
+        ("ipython2", "an nbformat 3 notebook"),
+    ],
+)
+def test_odd_entries_get_a_row_with_their_reason(graded, student, reason):
+    """A FIFO, a link to the solutions, dotfiles, a second file of one name: rows, not
+    silence, a hang or a solution's marks."""
+    rows, out = graded
+    assert rows[student].points == helpers.ZERO, rows[student]
+    assert any(reason in error for error in rows[student].errors), rows[student].errors
+    feedback = (out / "feedback" / rows[student].feedback_file).read_text()
+    assert reason in feedback
+
+
+@pytest.mark.slow
+def test_an_old_notebook_says_what_to_do(graded):
+    """nbformat 3 is named, with the fix."""
+    rows, _ = graded
+    assert "save it (that converts it to nbformat 4)" in rows["ipython2"].errors[0]
+
+
+@pytest.mark.slow
+def test_a_formula_name_is_text_in_the_gradebook(graded):
+    """A file named like a spreadsheet formula is graded, and stays text in the CSV."""
+    rows, out = graded
+    assert rows[FORMULA].points == helpers.FULL_MARKS
+    lines = (out / "gradebook.csv").read_text(encoding="utf-8").splitlines()
+    (line,) = [line for line in lines if "HYPERLINK" in line]
+    assert line.startswith("\"'=HYPERLINK(")

@@ -4,7 +4,7 @@ import json
 import pathlib
 
 from course_tools import notebooks
-from course_tools.grading import gradebook, reference
+from course_tools.grading import pipeline, reference
 
 FIXTURES = pathlib.Path(__file__).resolve().parent
 SELFTEST = FIXTURES / "solutions" / "00_grader_selftest.ipynb"
@@ -15,7 +15,7 @@ PASS_2_HIDDEN = "Exercise 2 passed: hidden normalization cases pass."
 FULL_MARKS = {1: 3, 2: 3}
 ZERO = {1: 0, 2: 0}
 # Small limits: the self-test needs little, and the attack tests must stay quick.
-TEST_LIMITS = gradebook.Limits(cell_timeout=10, timeout=150, memory_bytes=int(1.5 * 2**30))
+TEST_LIMITS = pipeline.Limits(cell_timeout=45, timeout=300, memory_bytes=int(1.5 * 2**30))
 
 BODY_1 = """    if padding == "same":
         return (size + stride - 1) // stride
@@ -66,7 +66,7 @@ def write_raw(folder, name, content):
 
 def grade(submissions, out, build_root, jobs=2):
     """Grade a folder of self-test submissions with the test limits; rows by student."""
-    rows = gradebook.grade(
+    rows = pipeline.grade(
         SELFTEST,
         submissions,
         out,

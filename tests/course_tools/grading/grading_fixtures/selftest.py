@@ -1,12 +1,30 @@
 """Checks of the grader's self-test assignment: two tiny exercises, NumPy only, no TensorFlow.
 
 The notebook ``grading_fixtures/solutions/00_grader_selftest.ipynb`` beside it uses them, so the
-grader's tests (and an instructor trying the grader on a new machine) run in seconds.
+grader's tests (and an instructor trying the grader on a new machine) run in seconds. They are
+made by the course's check factory (cases, probe, judge) like every topic's checks, so a graded
+kernel only records what the student's functions return and the grader judges it.
 """
 
 import numpy as np
 
 from course_utils import checks
+
+# Checks outside course_utils.checks that a graded kernel may record (see checks.recording).
+COURSE_CHECKS = True
+
+# (size, kernel, stride, padding) per case. Module-level on purpose: the grader's tests rewrite
+# them from a submission, which must change nothing (cases are made afresh where judged).
+OUTPUT_SIZE_CASES = [(7, 3, 1, "valid"), (7, 3, 2, "valid"), (8, 3, 2, "same"), (5, 5, 1, "valid")]
+OUTPUT_SIZE_HIDDEN = [
+    (9, 3, 1, "valid"),
+    (10, 3, 2, "valid"),
+    (10, 3, 3, "same"),
+    (9, 3, 2, "same"),
+    (32, 4, 4, "same"),
+    (31, 4, 4, "same"),
+    (13, 1, 1, "valid"),
+]
 
 
 def _output_size(size, kernel, stride, padding):
@@ -16,37 +34,55 @@ def _output_size(size, kernel, stride, padding):
     return (size - kernel) // stride + 1
 
 
-def _check_sizes(exercise, function, cases):
-    """Compare ``function`` with the independent answer on ``cases``, naming classic mistakes."""
-    for size, kernel, stride, padding in cases:
-        arguments = (size, kernel, stride, padding)
-        got = checks.as_int(exercise, checks.call(exercise, function, *arguments))
-        expected = _output_size(*arguments)
-        mistakes = {
-            "round up, not down, for 'valid' (the last window must fit).": -(
-                -(size - kernel + 1) // stride
-            ),
-            "'same' ignores the kernel size: only the stride shrinks the output.": (
-                (size - kernel) // stride + 1
-            ),
-            "divide by the stride: size - kernel + 1 is the stride-1 answer.": size - kernel + 1,
-        }
-        context = f"output_size{arguments}: "
-        checks.diagnose(exercise, got, expected, mistakes, context=context)
+def _size_case(key):
+    """The inputs of one output-size case: the key is the argument tuple."""
+    return checks.Case(tuple(key), {}, key)
 
 
-def check_output_size(function):
-    """Exercise 1, public: output sizes of a few 'valid' and 'same' convolutions."""
-    cases = [(7, 3, 1, "valid"), (7, 3, 2, "valid"), (8, 3, 2, "same"), (5, 5, 1, "valid")]
-    _check_sizes(1, function, cases)
-    return checks.passed(1, "output sizes match Conv2D for 'valid' and 'same'.")
+def _judge_size(exercise, case, output):
+    """Compare one output size with the independent answer, naming classic mistakes."""
+    size, kernel, stride, padding = case.args
+    got = checks.as_int(exercise, output)
+    mistakes = {
+        "round up, not down, for 'valid' (the last window must fit).": -(
+            -(size - kernel + 1) // stride
+        ),
+        "'same' ignores the kernel size: only the stride shrinks the output.": (
+            (size - kernel) // stride + 1
+        ),
+        "divide by the stride: size - kernel + 1 is the stride-1 answer.": size - kernel + 1,
+    }
+    context = f"output_size{case.args}: "
+    checks.diagnose(exercise, got, _output_size(*case.args), mistakes, context=context)
 
 
-def check_output_size_hidden(function):
-    """Exercise 1, hidden: more sizes, strides and paddings."""
-    cases = [(9, 3, 1, "valid"), (10, 3, 2, "valid"), (10, 3, 3, "same"), (9, 3, 2, "same")]
-    _check_sizes(1, function, [*cases, (32, 4, 4, "same"), (31, 4, 4, "same"), (13, 1, 1, "valid")])
-    return checks.passed(1, "hidden output-size cases pass.")
+check_output_size, check_output_size_hidden = checks.exercise(
+    1,
+    "output_size",
+    case=_size_case,
+    public=OUTPUT_SIZE_CASES,
+    hidden=OUTPUT_SIZE_HIDDEN,
+    judge=checks.each_case(_judge_size),
+    passed="output sizes match Conv2D for 'valid' and 'same'.",
+    hidden_passed="hidden output-size cases pass.",
+)
+
+
+def _image(key):
+    """One test image by name: two small ones, negative values, a random one."""
+    if key == "random":
+        return np.random.default_rng(0).normal(size=(4, 5)) * 7 + 2
+    images = {
+        "grid": np.array([[2.0, 4.0], [6.0, 10.0]]),
+        "ramp": np.arange(12.0).reshape(3, 4) + 5,
+        "negative": np.array([[-3.0, 0.0, 3.0]]),
+    }
+    return images[key]
+
+
+def _image_case(key):
+    """The inputs of one normalization case: the image named by the key."""
+    return checks.Case((_image(key),), {}, key)
 
 
 def _expected_normalized(image):
@@ -56,30 +92,24 @@ def _expected_normalized(image):
     return np.zeros_like(image) if span == 0 else (image - image.min()) / span
 
 
-def _check_normalize(exercise, function, images):
-    """Compare ``function`` with the independent answer on ``images``."""
-    for image in images:
-        got = checks.call(exercise, function, image.copy())
-        got = checks.as_array(exercise, got, "the normalized image", shape=image.shape)
-        mistakes = {
-            "subtract the minimum before dividing by the range.": image / image.max(),
-            "divide by the range (max - min), not by the maximum.": (
-                (image - image.min()) / image.max()
-            ),
-        }
-        checks.diagnose(exercise, got, _expected_normalized(image), mistakes)
+def _judge_normalize(exercise, case, output):
+    """Compare one normalized image with the independent answer."""
+    image = case.args[0]
+    got = checks.as_array(exercise, output, "the normalized image", shape=image.shape)
+    mistakes = {
+        "subtract the minimum before dividing by the range.": image / image.max(),
+        "divide by the range (max - min), not by the maximum.": (image - image.min()) / image.max(),
+    }
+    checks.diagnose(exercise, got, _expected_normalized(image), mistakes)
 
 
-def check_normalize(function):
-    """Exercise 2, public: min-max scaling of two small images."""
-    images = [np.array([[2.0, 4.0], [6.0, 10.0]]), np.arange(12.0).reshape(3, 4) + 5]
-    _check_normalize(2, function, images)
-    return checks.passed(2, "images are scaled to [0, 1].")
-
-
-def check_normalize_hidden(function):
-    """Exercise 2, hidden: negative values and a random image."""
-    generator = np.random.default_rng(0)
-    images = [np.array([[-3.0, 0.0, 3.0]]), generator.normal(size=(4, 5)) * 7 + 2]
-    _check_normalize(2, function, images)
-    return checks.passed(2, "hidden normalization cases pass.")
+check_normalize, check_normalize_hidden = checks.exercise(
+    2,
+    "normalize",
+    case=_image_case,
+    public=["grid", "ramp"],
+    hidden=["negative", "random"],
+    judge=checks.each_case(_judge_normalize),
+    passed="images are scaled to [0, 1].",
+    hidden_passed="hidden normalization cases pass.",
+)
