@@ -178,6 +178,12 @@ def judge_dice(exercise, case, output):
         )
     if gradient is not None:
         gradient = checks.as_array(exercise, gradient, "the gradient")
+        # On a perfect prediction both denominators give the same value, not the same gradient.
+        if any(
+            gradient.shape == expected.shape and np.allclose(gradient, expected, 1e-3, 1e-5)
+            for expected in matching
+        ):
+            return
         checks.diagnose(
             exercise,
             gradient,

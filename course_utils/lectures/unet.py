@@ -47,7 +47,7 @@ def decoder_level(x, skip, filters, name):
 UNET_WIDTHS = (8, 16, 32, 64, 128)  # per level, bottleneck last: narrow where maps are big
 
 
-def unet(num_classes, input_shape=(64, 64, 1), widths=UNET_WIDTHS):
+def build_unet(num_classes, input_shape=(64, 64, 1), widths=UNET_WIDTHS):
     """U-Net: a contracting level per width but the last, a bottleneck, expanding levels."""
     image = keras.Input(input_shape, name="image")
     x, skips = image, []
@@ -127,7 +127,7 @@ def segnet_decoder_stage(x, switches, like, filters, name):
 
 
 # notebooks/06_unet.ipynb, cell segnet
-def segnet(num_classes, input_shape=(64, 64, 1), widths=UNET_WIDTHS):
+def build_segnet(num_classes, input_shape=(64, 64, 1), widths=UNET_WIDTHS):
     """SegNet: an encoder stage per width, decoder stages unpooling with their switches."""
     image = keras.Input(input_shape, name="image")
     x, stages = image, []
