@@ -151,7 +151,11 @@ def context_module(x, dilations=CONTEXT_DILATIONS, name="context"):
     channels = x.shape[-1]
     for index, dilation in enumerate(dilations, start=1):
         x = keras.layers.Conv2D(
-            channels, 3, padding="same", dilation_rate=dilation, activation="relu",
+            channels,
+            3,
+            padding="same",
+            dilation_rate=dilation,
+            activation="relu",
             name=f"{name}_{index}_d{dilation}",
         )(x)
     return keras.layers.Conv2D(channels, 1, name=f"{name}_{len(dilations) + 1}_1x1")(x)
