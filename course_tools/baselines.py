@@ -252,7 +252,7 @@ def fit_course_unet(model, scenes, epochs, batch_size=32):
 
 def _unet_scenes(mode):
     """notebooks/06's scenes: its NUM_TRAIN and NUM_TEST in each mode."""
-    train_count, test_count = {"fast": (256, 64), "default": (2000, 500)}.get(mode, (2000, 500))
+    train_count, test_count = {"fast": (256, 64), "default": (3000, 500)}.get(mode, (3000, 500))
     train = digit_scenes.make_digit_scenes(train_count, split="train")
     return train, digit_scenes.make_digit_scenes(test_count, split="test")
 
@@ -270,7 +270,7 @@ def compare_unet(mode=None, epochs=None, seed=None):
     from course_utils.lectures import unet
 
     mode = mode or config.mode()
-    epochs = epochs or {"fast": 1, "default": 6, "full": 6}[mode]  # notebooks/06's EPOCHS
+    epochs = epochs or {"fast": 1, "default": 10, "full": 10}[mode]  # notebooks/06's EPOCHS
     seed = config.seed_everything(seed)
     train, test = _unet_scenes(mode)
     frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
