@@ -1,7 +1,8 @@
 """Digit scenes: real handwritten digits composed into images, with a class per pixel and boxes.
 
-One deterministic generator feeds segmentation (``masks``) and detection (``boxes``) alike, and
-caches what it made on disk (checksummed; a corrupt file is set aside and made again). Boxes are
+One deterministic generator feeds segmentation (``masks``), detection (``boxes``) and instance
+segmentation (``instances``, one mask per digit) alike, and caches what it made on disk
+(checksummed; a corrupt file is set aside and made again). Boxes are
 ``(digit, x_min, y_min, x_max, y_max)`` in *inclusive* pixel coordinates: ``x_max`` is the last
 pixel column of the digit, so a box is ``x_max - x_min + 1`` pixels wide and its centre is at
 ``(x_min + x_max + 1) / 2`` (pixel ``i`` covers ``[i, i + 1)``).
@@ -45,6 +46,28 @@ class Scenes(NamedTuple):
     images: np.ndarray
     masks: np.ndarray
     boxes: list
+
+    @property
+    def instances(self):
+        """Instance ids, uint8 (N, size, size): 0 background, ``k + 1`` on digit ``boxes[n][k]``."""
+        return instance_masks(self.masks, self.boxes)
+
+
+def instance_masks(masks, boxes):
+    """One id per digit: uint8 (N, size, size), 0 for background, ``k + 1`` on the pixels of the
+    digit whose box is row ``k`` of ``boxes[n]``.
+
+    Exact from the class masks and the boxes alone: a box is tight around its digit's strokes and
+    boxes keep a background pixel between them, so the labelled pixels inside box ``k`` are its
+    digit's and no other's. Derived from the cached arrays, so it needs no cache of its own.
+    """
+    masks = np.asarray(masks)
+    instances = np.zeros(masks.shape, np.uint8)
+    for scene, scene_boxes in enumerate(boxes):
+        for index, (_, x_min, y_min, x_max, y_max) in enumerate(np.asarray(scene_boxes)):
+            window = (scene, slice(y_min, y_max + 1), slice(x_min, x_max + 1))
+            instances[window][masks[window] > 0] = index + 1
+    return instances
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,7 +272,9 @@ def make_digit_scenes(count, size=64, max_digits=3, split="train", seed=0, cache
     * ``masks``: uint8 (N, size, size), 0 for background and ``d + 1`` for digit ``d``: a pixel
       is a digit's where its stroke is at least ``STROKE_THRESHOLD`` (0.5) bright;
     * ``boxes``: N int32 arrays (k, 5) of ``(digit, x_min, y_min, x_max, y_max)``, inclusive
-      pixel coordinates, tight around that digit's mask pixels.
+      pixel coordinates, tight around that digit's mask pixels;
+    * ``instances`` (a property, computed from masks and boxes): uint8 (N, size, size), 0 for
+      background and ``k + 1`` on the pixels of the digit of box ``k`` (:func:`instance_masks`).
 
     Digits come from ``data.load_digits()``: its train split for ``split="train"``, its test
     split for ``"test"``, so test scenes hold only digits no train scene shows. Digits never

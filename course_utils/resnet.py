@@ -1,127 +1,16 @@
-"""Residual blocks, plain and residual networks of the same depth, and gradient norms.
+"""Topic 05's helpers around the lecture's networks: gradient norms, parameter counts, training.
 
-The blocks are the basic (two 3x3 convolutions) blocks of He et al. 2016, in their original
-post-activation form: ``ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x))``. Networks follow the
-paper's CIFAR layout, ``6n + 2`` layers: one stem convolution, three stages of ``n`` blocks with
-widths ``w, 2w, 4w`` (the first block of stages 2 and 3 halves the resolution), global average
-pooling and one dense layer. Projection shortcuts are not counted as layers, as in the paper.
+The blocks and networks themselves (``conv_bn``, ``identity_block``, ``projection_block``,
+``plain_block``, ``residual_block``, ``build_network``) are written in
+``notebooks/05_resnet_blocks.ipynb`` and exported to ``course_utils.lectures.resnet_blocks``:
+basic blocks of He et al. 2016 in their original post-activation form, in the paper's CIFAR
+layout of ``6n + 2`` layers. Here is what the lecture does with them: per-layer gradient norms,
+zeroed kernels, the parameter count of a block, the classifier's training recipe, layer tables.
 """
 
 import time
 
 import numpy as np
-
-STAGES = 3
-
-
-def conv_bn(x, filters, kernel_size=3, strides=1, name=None):
-    """Convolution without bias (batch norm has its own shift) followed by batch norm."""
-    import keras
-
-    x = keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        name=None if name is None else f"{name}_conv",
-    )(x)
-    # momentum 0.9 (Keras: 0.99) so the inference statistics keep up in runs of a few epochs.
-    return keras.layers.BatchNormalization(
-        momentum=0.9, name=None if name is None else f"{name}_bn"
-    )(x)
-
-
-def _residual_path(x, filters, strides, name):
-    """The two convolutions of a basic block, without the final ReLU."""
-    import keras
-
-    first = None if name is None else f"{name}_a"
-    second = None if name is None else f"{name}_b"
-    x = conv_bn(x, filters, 3, strides, first)
-    x = keras.layers.ReLU(name=None if name is None else f"{name}_a_relu")(x)
-    return conv_bn(x, filters, 3, 1, second)
-
-
-def identity_block(x, filters=None, name=None):
-    """Basic block whose shortcut is the input itself: same shape in and out."""
-    import keras
-
-    channels = x.shape[-1]
-    filters = channels if filters is None else filters
-    if filters != channels:
-        raise ValueError(
-            f"an identity block keeps {channels} channels, asked for {filters}: "
-            f"use projection_block() when the channels or the stride change."
-        )
-    residual = _residual_path(x, filters, 1, name)
-    x = keras.layers.Add(name=None if name is None else f"{name}_add")([residual, x])
-    return keras.layers.ReLU(name=None if name is None else f"{name}_out")(x)
-
-
-def projection_block(x, filters, strides=2, name=None):
-    """Basic block whose shortcut is a strided 1x1 convolution (plus batch norm) to match shapes."""
-    import keras
-
-    residual = _residual_path(x, filters, strides, name)
-    shortcut = conv_bn(x, filters, 1, strides, None if name is None else f"{name}_proj")
-    x = keras.layers.Add(name=None if name is None else f"{name}_add")([residual, shortcut])
-    return keras.layers.ReLU(name=None if name is None else f"{name}_out")(x)
-
-
-def residual_block(x, filters, strides=1, name=None):
-    """An identity block where shapes allow it, else a projection block."""
-    if strides == 1 and x.shape[-1] == filters:
-        return identity_block(x, filters, name)
-    return projection_block(x, filters, strides, name)
-
-
-def plain_block(x, filters, strides=1, name=None):
-    """The same two convolutions as a basic block, with no shortcut."""
-    import keras
-
-    x = _residual_path(x, filters, strides, name)
-    return keras.layers.ReLU(name=None if name is None else f"{name}_out")(x)
-
-
-def blocks_per_stage(depth):
-    """``n`` of a ``6n + 2``-layer network (20 -> 3, 56 -> 9, 110 -> 18)."""
-    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6n + 2 (8, 14, 20, 32, 56, ...), got {depth!r}.")
-    return (depth - 2) // 6
-
-
-def build_network(
-    depth=20,
-    residual=True,
-    width=16,
-    num_classes=10,
-    input_shape=(28, 28, 1),
-    first_strides=2,
-    name=None,
-):
-    """A ``6n + 2``-layer classifier, residual (ResNet-depth) or plain (the same without shortcuts).
-
-    ``first_strides=2`` lets the stem halve 28x28 inputs to 14x14, which cuts the cost of every
-    later layer by four at a small price in accuracy.
-    """
-    import keras
-
-    count = blocks_per_stage(depth)
-    block = residual_block if residual else plain_block
-    inputs = keras.Input(input_shape)
-    x = conv_bn(inputs, width, 3, first_strides, name="stem")
-    x = keras.layers.ReLU(name="stem_relu")(x)
-    for stage in range(STAGES):
-        filters = width * 2**stage
-        for index in range(count):
-            strides = 2 if stage > 0 and index == 0 else 1
-            x = block(x, filters, strides, name=f"stage{stage + 1}_block{index + 1}")
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
-    kind = "resnet" if residual else "plain"
-    return keras.Model(inputs, outputs, name=name or f"{kind}{depth}")
 
 
 def kernel_layers(model):

@@ -39,8 +39,14 @@ def pick_notebook(folder, name):
     return None, f"Several notebooks were submitted ({listed}): upload only {name}.ipynb."
 
 
-def split_points(points, entry, line):
-    """(check points, hidden points) of one exercise's total, using its feedback where tied."""
+def split_points(points, entry, line, parts=None):
+    """(check points, hidden points) of one exercise's total.
+
+    The grader's row gives them (``parts``); rows written before it did are split from the
+    total, using the feedback line where two splits are possible.
+    """
+    if parts:
+        return parts["check"], parts["hidden"]
     check, hidden = entry["check_points"], entry["hidden_points"]
     options = [(a, b) for a in (0, check) for b in (0, hidden) if a + b == points]
     if len(set(options)) == 1:
@@ -57,9 +63,9 @@ def public_output(line):
     return re.sub(r"\s*Hidden tests: \w+\.", "", line).strip()
 
 
-def exercise_tests(number, entry, points, line):
+def exercise_tests(number, entry, points, line, parts=None):
     """Gradescope's tests of one exercise: its check (visible) and its hidden tests."""
-    check_score, hidden_score = split_points(points, entry, line)
+    check_score, hidden_score = split_points(points, entry, line, parts)
     tests = [
         {
             "name": f"Exercise {number}: check",
@@ -93,7 +99,8 @@ def results_for(row, manifest):
     for number in sorted(int(n) for n in manifest["exercises"]):
         entry = manifest["exercises"][str(number)]
         line = next((f for f in row.feedback if f.startswith(f"Exercise {number}:")), "")
-        tests += exercise_tests(number, entry, row.points.get(number, 0), line)
+        parts = getattr(row, "parts", {}).get(number)
+        tests += exercise_tests(number, entry, row.points.get(number, 0), line, parts)
     score = sum(test["score"] for test in tests)
     maximum = sum(test["max_score"] for test in tests)
     lines = [f"Total: {score}/{maximum} points (hidden tests are shown after the due date)."]

@@ -30,6 +30,9 @@ class Row:
     errors: list
     feedback: list
     feedback_file: str = ""  # the file name under feedback/, set when written
+    # Points of each exercise's parts, {number: {"check": ..., "hidden": ...}}: the engines'
+    # exports (Gradescope's visible and after-the-due-date tests) report them apart.
+    parts: dict = dataclasses.field(default_factory=dict)
 
 
 def spreadsheet_safe(text):

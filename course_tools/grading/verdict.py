@@ -81,7 +81,7 @@ def score(key, submission, manifest, results, judged):
     """The gradebook row of one submission: points, flags, errors, feedback."""
     cells = (results or {}).get("cells", {})
     _, decided = tasks(key, submission, manifest, results)
-    points, feedback = {}, []
+    points, parts, feedback = {}, {}, []
     for number in exercise_numbers(manifest):
         entry = manifest["exercises"][str(number)]
         answered = submission.answers.get(number) is not None
@@ -99,13 +99,14 @@ def score(key, submission, manifest, results, judged):
             and outcome[role][0] == judge.PASSED
             for role in ROLES
         }
-        points[number] = entry["check_points"] * passed["check"]
-        points[number] += entry["hidden_points"] * passed["hidden"]
+        parts[number] = {role: entry[f"{role}_points"] * passed[role] for role in ROLES}
+        points[number] = sum(parts[number].values())
         feedback.append(_feedback(number, entry, points[number], submission, outcome, passed))
     errors, flags = list(submission.errors), set(submission.flags) | guard_flags(cells)
     if results is not None:
         errors.extend(run_errors(cells, results))
-    return gradebook.Row(submission.student, points, sorted(flags), errors, feedback)
+    flags = sorted(flags)
+    return gradebook.Row(submission.student, points, flags, errors, feedback, parts=parts)
 
 
 def _legacy(result):

@@ -1,33 +1,36 @@
-"""Checks of topic 03: the autoencoder's shapes, PSNR, the noise model, the pixel classifier.
+"""Checks of solutions/03_conv_autoencoder.ipynb: the autoencoder, PSNR, noise, pixel classifier.
 
-Independent answers: the shapes Keras itself computes for the layer table of the exercise,
-``tf.image.psnr`` for PSNR, and statistics of the noise for the noise model.
-``check_*_hidden`` run other cases for grading.
+Independent answers: the shapes Keras itself computes for the exercise's layer table (judged on
+the model rebuilt from its architecture and weights), ``tf.image.psnr`` for PSNR, and the
+statistics of the noise for the noise model. Each exercise's public and hidden checks are made
+by :func:`course_utils.checks.exercise` from one case function and two lists of case keys; the
+builders' probe returns the student's model, which the judge sees rebuilt from Keras' classes.
 """
 
 import numpy as np
 
 from course_utils import checks
+from course_utils.checks import plain
 
-# Keras is imported inside the checks: a solutions notebook imports this module before
-# config.setup(), which must run before TensorFlow loads.
+# Keras and TensorFlow are imported inside functions: a solutions notebook imports this module
+# before config.setup(), which must run before TensorFlow loads.
 
 # Exercise numbers in solutions/03_conv_autoencoder.ipynb.
 EXERCISES = {"autoencoder": 1, "psnr": 2, "add_noise": 3, "pixel_classifier": 4}
 
 
-def _built_model(exercise, function, *args):
-    """Call the student's builder; it must return a Keras model."""
+def probe_model(exercise, function, case):
+    """The student's builder on the case's inputs: its model, or a one-line hint."""
     import keras
 
-    model = checks.call(exercise, function, *args)
-    if not isinstance(model, keras.Model):
-        checks.fail(
-            exercise,
-            f"expected a keras.Model, got {type(model).__name__}: end with "
-            f"return keras.Model(inputs, outputs).",
-        )
-    return model
+    args, kwargs = case.copies()
+    model = checks.run(exercise, function, *args, **kwargs)
+    if isinstance(model, plain.Crashed | keras.Model):
+        return model
+    return plain.Crashed(
+        f"expected a keras.Model, got {type(model).__name__}: end with "
+        f"return keras.Model(inputs, outputs)."
+    )
 
 
 def _activation(layer):
@@ -71,6 +74,28 @@ def _common_structure(exercise, model):
     return layers
 
 
+def each_model(judge_model):
+    """A judge of all cases from ``judge_model(exercise, case, model)`` on each rebuilt model."""
+
+    def judge(exercise, cases, outputs):
+        for case, output in zip(cases, outputs):
+            judge_model(exercise, case, rebuilt_model(exercise, output))
+        return len(cases)
+
+    return judge
+
+
+def rebuilt_model(exercise, output):
+    """The model a probe recorded, rebuilt; a crash or an unrebuildable model fails in one line."""
+    if isinstance(output, plain.Unsupported):
+        checks.fail(
+            exercise,
+            f"the grader cannot rebuild {output.type_name}: build the model from Keras' own layers "
+            f"only (no Lambda or custom layers).",
+        )
+    return checks.unwrap(exercise, output, "the builder's result")
+
+
 # --- exercise 1: the autoencoder with given shapes -----------------------------------------------
 
 
@@ -84,9 +109,33 @@ def autoencoder_shapes(height, width):
     ]
 
 
-def _check_autoencoder_case(exercise, function, height, width):
+def image_size_case(key):
+    """The inputs of a builder for ``key = (height, width)`` grey images."""
+    height, width = key
+    return checks.Case(((height, width, 1),), {}, key)
+
+
+def _wrong_shape(exercise, index, layer, shape, want_shape):
+    """Fail on a layer whose output shape is not the table's, naming padding or strides."""
+    if shape[:2] != want_shape[:2] and want_shape[0] % 2 == 0:
+        if getattr(layer, "padding", "") != "same":
+            checks.fail(
+                exercise,
+                f"layer {index + 1} outputs {shape}, expected {want_shape}: use "
+                f"padding='same' so that stride 2 exactly halves (or doubles) the size.",
+            )
+        if tuple(getattr(layer, "strides", (1, 1))) != (2, 2):
+            checks.fail(
+                exercise,
+                f"layer {index + 1} outputs {shape}, expected {want_shape}: every layer "
+                f"has strides=2.",
+            )
+    checks.fail(exercise, f"layer {index + 1} outputs {shape}, expected {want_shape} (the table).")
+
+
+def _judge_autoencoder(exercise, case, model):
     """Layer kinds and shapes as in the table, ReLU inside, sigmoid out, values in [0, 1]."""
-    model = _built_model(exercise, function, (height, width, 1))
+    height, width, _ = case.args[0]
     layers = _common_structure(exercise, model)
     expected = autoencoder_shapes(height, width)
     weighted = [layer for layer in layers if type(layer).__name__ in ("Conv2D", "Conv2DTranspose")]
@@ -105,66 +154,50 @@ def _check_autoencoder_case(exercise, function, height, width):
                 f"Conv2DTranspose(strides=2).",
             )
         if shape != want_shape:
-            if shape[:2] != want_shape[:2] and want_shape[0] % 2 == 0:
-                padding = getattr(weighted[index], "padding", "")
-                strides = getattr(weighted[index], "strides", (1, 1))
-                if padding != "same":
-                    checks.fail(
-                        exercise,
-                        f"layer {index + 1} outputs {shape}, expected {want_shape}: use "
-                        f"padding='same' so that stride 2 exactly halves (or doubles) the size.",
-                    )
-                if tuple(strides) != (2, 2):
-                    checks.fail(
-                        exercise,
-                        f"layer {index + 1} outputs {shape}, expected {want_shape}: every layer "
-                        f"has strides=2.",
-                    )
-            checks.fail(
-                exercise, f"layer {index + 1} outputs {shape}, expected {want_shape} (the table)."
-            )
+            _wrong_shape(exercise, index, weighted[index], shape, want_shape)
     for index, layer in enumerate(weighted[:-1]):
         if not _activated(layers, layer, "relu"):
             checks.fail(
                 exercise,
                 f"layer {index + 1} has activation {_activation(layer)!r}: hidden layers use ReLU.",
             )
-    images = np.random.default_rng(0).normal(0, 3, (2, height, width, 1)).astype(np.float32)
-    outputs = np.asarray(model.predict(images, verbose=0))
     if not _activated(layers, weighted[-1], "sigmoid"):
         checks.fail(
             exercise,
             "the output layer should use a sigmoid, so that reconstructions are pixels in [0, 1].",
         )
+    images = np.random.default_rng(0).normal(0, 3, (2, height, width, 1)).astype(np.float32)
+    outputs = np.asarray(model(images, training=False))
     if outputs.min() < 0 or outputs.max() > 1:
         checks.fail(exercise, "outputs leave [0, 1]: end with a sigmoid.")
 
 
-def check_autoencoder(function, exercise=EXERCISES["autoencoder"]):
-    """Exercise: ``build_conv_autoencoder(input_shape)`` following the layer table."""
-    _check_autoencoder_case(exercise, function, 28, 28)
-    return checks.passed(
-        exercise, "28x28x1 -> 14x14x16 -> 7x7x32 -> 14x14x16 -> 28x28x1, no dense layer."
-    )
-
-
-def check_autoencoder_hidden(function, exercise=EXERCISES["autoencoder"]):
-    """Hidden test: other image sizes (the model is fully convolutional)."""
-    _check_autoencoder_case(exercise, function, 32, 32)
-    _check_autoencoder_case(exercise, function, 16, 24)
-    return checks.passed(exercise, "the autoencoder builds for hidden image sizes.")
+check_autoencoder, check_autoencoder_hidden = checks.exercise(
+    EXERCISES["autoencoder"],
+    "autoencoder",
+    case=image_size_case,
+    public=[(28, 28)],
+    hidden=[(32, 32), (16, 24)],  # other sizes: the model is fully convolutional
+    probe=probe_model,
+    judge=each_model(_judge_autoencoder),
+    passed="28x28x1 -> 14x14x16 -> 7x7x32 -> 14x14x16 -> 28x28x1, no dense layer.",
+    hidden_passed="the autoencoder builds for {count} hidden image sizes.",
+)
 
 
 # --- exercise 2: PSNR ----------------------------------------------------------------------------
 
 
-def _psnr_case(seed, peak):
-    """Clean images and estimates with a different noise level in each image."""
+def psnr_case(key):
+    """Clean images and estimates with a different noise level in each image; ``key = (seed,
+    peak)``, the peak passed only when it is not the default 1."""
+    seed, peak = key
     rng = np.random.default_rng(seed)
     clean = rng.random((3, 8, 9, 1)) * peak
     levels = np.array([0.02, 0.05, 0.2])[:, None, None, None] * peak
     estimate = np.clip(clean + rng.normal(0, 1, clean.shape) * levels, 0, peak)
-    return clean.astype(np.float32), estimate.astype(np.float32)
+    kwargs = {} if peak == 1.0 else {"peak": peak}
+    return checks.Case((clean.astype(np.float32), estimate.astype(np.float32)), kwargs, key)
 
 
 def _psnr_mistakes(clean, estimate, peak):
@@ -197,18 +230,15 @@ def _psnr_mistakes(clean, estimate, peak):
     }
 
 
-def _check_psnr_case(exercise, function, seed, peak):
+def _judge_psnr(exercise, case, output):
     """One case against tf.image.psnr."""
     import tensorflow as tf
 
-    clean, estimate = _psnr_case(seed, peak)
-    kwargs = {} if peak == 1.0 else {"peak": peak}
-    result = checks.as_array(
-        exercise, checks.call(exercise, function, clean, estimate, **kwargs), "the PSNR"
-    )
+    (clean, estimate), peak = case.args, case.kwargs.get("peak", 1.0)
+    result = checks.as_array(exercise, output, "the PSNR")
     expected = tf.image.psnr(clean, estimate, max_val=peak).numpy().astype(np.float64)
+    mistakes = _psnr_mistakes(clean, estimate, peak)
     if result.size == 1 and len(expected) > 1:
-        mistakes = _psnr_mistakes(clean, estimate, peak)
         result = np.full(len(expected), float(result.reshape(())))
         checks.diagnose(exercise, result, expected, mistakes, atol=1e-3)
     if result.shape != expected.shape:
@@ -217,49 +247,60 @@ def _check_psnr_case(exercise, function, seed, peak):
             f"expected one PSNR per image, shape {expected.shape}, got {result.shape}: average "
             f"the squared error over each image's pixels only.",
         )
-    checks.diagnose(
-        exercise,
-        result,
-        expected,
-        _psnr_mistakes(clean, estimate, peak),
-        context=f"peak {peak:g}: ",
-        atol=1e-3,
-    )
+    checks.diagnose(exercise, result, expected, mistakes, context=f"peak {peak:g}: ", atol=1e-3)
 
 
-def check_psnr(function, exercise=EXERCISES["psnr"]):
-    """Exercise: ``psnr(reference, estimate, peak=1.0)``, one value in dB per image."""
-    _check_psnr_case(exercise, function, seed=1, peak=1.0)
-    return checks.passed(exercise, "PSNR per image matches tf.image.psnr.")
-
-
-def check_psnr_hidden(function, exercise=EXERCISES["psnr"]):
-    """Hidden test: 8-bit images (peak 255) and other noise."""
-    _check_psnr_case(exercise, function, seed=2, peak=255.0)
-    _check_psnr_case(exercise, function, seed=3, peak=1.0)
-    return checks.passed(exercise, "PSNR is right for hidden peaks and images.")
+check_psnr, check_psnr_hidden = checks.exercise(
+    EXERCISES["psnr"],
+    "psnr",
+    case=psnr_case,
+    public=[(1, 1.0)],
+    hidden=[(2, 255.0), (3, 1.0)],  # 8-bit images, and other noise
+    judge=checks.each_case(_judge_psnr),
+    passed="PSNR per image matches tf.image.psnr.",
+    hidden_passed="PSNR is right for hidden peaks and images ({count} cases).",
+)
 
 
 # --- exercise 3: the noise model -----------------------------------------------------------------
 
+# Each setting is called three times: a seed, the same seed again, the next seed.
+NOISE_SETTINGS = [(0.1, 5), (0.4, 6)]
+NOISE_SETTINGS_HIDDEN = [(0.25, 7)]
 
-def _noise_statistics(exercise, function, std, seed):
-    """Noisy mid-grey images; the noise's standard deviation, mean and per-image correlation."""
-    clean = np.full((4, 32, 32, 1), 0.5, np.float32)
-    noisy = checks.as_array(
-        exercise, checks.call(exercise, function, clean, std, seed), "the noisy images"
-    )
+
+def noise_case(key):
+    """``("grey", std, seed)``: four mid-grey 32x32 images; ``("unchanged", 0, 0)``: random
+    images with std 0, which must come back as they were."""
+    kind, std, seed = key
+    if kind == "unchanged":
+        clean = np.random.default_rng(8).random((2, 8, 8, 1)).astype(np.float32)
+    else:
+        clean = np.full((4, 32, 32, 1), 0.5, np.float32)
+    return checks.Case((clean, std, seed), {}, key)
+
+
+def _noise_keys(settings):
+    """Three calls per (std, seed): the seed, the same seed again, the next seed."""
+    return [("grey", std, s) for std, seed in settings for s in (seed, seed, seed + 1)]
+
+
+def _noisy(exercise, case, output):
+    """The noisy images of one call, checked for shape."""
+    clean = case.args[0]
+    noisy = checks.as_array(exercise, output, "the noisy images")
     if noisy.shape != clean.shape:
         checks.fail(
             exercise,
             f"the noisy images have shape {noisy.shape}, expected {clean.shape} (the input's).",
         )
-    return clean, noisy
+    return noisy
 
 
-def _check_noise_case(exercise, function, std, seed):
-    """Clipping, standard deviation, zero mean, independence between images, determinism."""
-    clean, noisy = _noise_statistics(exercise, function, std, seed)
+def _judge_noise_setting(exercise, cases, outputs):
+    """Clipping, spread, zero mean, independence between images, determinism, use of the seed."""
+    clean, std, _ = cases[0].args
+    noisy, again, other = (_noisy(exercise, c, o) for c, o in zip(cases, outputs))
     if noisy.min() < 0 or noisy.max() > 1:
         checks.fail(exercise, "values leave [0, 1]: clip the noisy images (np.clip(x, 0, 1)).")
     noise = (noisy - clean).reshape(len(clean), -1)
@@ -267,19 +308,19 @@ def _check_noise_case(exercise, function, std, seed):
     # Clipping at 0 and 1 narrows the noise a little for large std: compare with a clipped normal.
     reference = np.clip(0.5 + np.random.default_rng(99).normal(0, std, 200_000), 0, 1) - 0.5
     expected = reference.std()
-    if std > 0 and abs(measured - std**2) < 0.1 * std**2 and std != 1:
+    if abs(measured - std**2) < 0.1 * std**2 and std != 1:
         checks.fail(
             exercise,
             f"the noise has standard deviation {measured:.3g}, the square of std: np.random's "
             f"scale is the standard deviation, not the variance.",
         )
-    if std > 0 and abs(measured - expected / np.sqrt(3)) < 0.1 * expected:
+    if abs(measured - expected / np.sqrt(3)) < 0.1 * expected:
         checks.fail(
             exercise,
             "the noise looks uniform in [-std, std] (its spread is std / sqrt 3): draw Gaussian "
             "noise, rng.normal(0, std, shape).",
         )
-    if std > 0 and abs(measured - expected) > 0.08 * expected:
+    if abs(measured - expected) > 0.08 * expected:
         checks.fail(
             exercise,
             f"the noise has standard deviation {measured:.3g}, expected about {expected:.3g} "
@@ -287,45 +328,58 @@ def _check_noise_case(exercise, function, std, seed):
         )
     if abs(noise.mean()) > 0.1 * std + 1e-6:
         checks.fail(exercise, f"the noise has mean {noise.mean():.3g}: it should be centred on 0.")
-    if std > 0 and np.allclose(noise[0], noise[1]):
+    if np.allclose(noise[0], noise[1]):
         checks.fail(
             exercise,
             "every image got the same noise: draw noise of the images' full shape, not one image.",
         )
-    _, again = _noise_statistics(exercise, function, std, seed)
     if not np.array_equal(again, noisy):
         checks.fail(
-            exercise,
-            "two calls with the same seed differ: draw from np.random.default_rng(seed).",
+            exercise, "two calls with the same seed differ: draw from np.random.default_rng(seed)."
         )
-    _, other = _noise_statistics(exercise, function, std, seed + 1)
-    if std > 0 and np.array_equal(other, noisy):
+    if np.array_equal(other, noisy):
         checks.fail(exercise, "another seed gives the same noise: use the seed argument.")
 
 
-def check_add_noise(function, exercise=EXERCISES["add_noise"]):
-    """Exercise: ``add_noise(images, std, seed)``, Gaussian noise clipped to [0, 1]."""
-    _check_noise_case(exercise, function, std=0.1, seed=5)
-    _check_noise_case(exercise, function, std=0.4, seed=6)
-    return checks.passed(exercise, "Gaussian noise of the right spread, clipped, reproducible.")
+def _judge_noise(exercise, cases, outputs):
+    """Each setting's three calls together; images with std 0 must come back unchanged."""
+    outputs = [checks.unwrap(exercise, output) for output in outputs]
+    index = 0
+    while index < len(cases):
+        if cases[index].key[0] == "unchanged":
+            unchanged = checks.as_array(exercise, outputs[index], "the noisy images")
+            if not checks.close(unchanged, cases[index].args[0], atol=1e-6):
+                checks.fail(exercise, "with std=0 the images should come back unchanged.")
+            index += 1
+        else:
+            _judge_noise_setting(exercise, cases[index : index + 3], outputs[index : index + 3])
+            index += 3
 
 
-def check_add_noise_hidden(function, exercise=EXERCISES["add_noise"]):
-    """Hidden test: other strengths, no noise at all."""
-    _check_noise_case(exercise, function, std=0.25, seed=7)
-    clean = np.random.default_rng(8).random((2, 8, 8, 1)).astype(np.float32)
-    unchanged = checks.as_array(exercise, checks.call(exercise, function, clean, 0.0, 0))
-    if not np.allclose(unchanged, clean, atol=1e-6):
-        checks.fail(exercise, "with std=0 the images should come back unchanged.")
-    return checks.passed(exercise, "the noise model is right on hidden cases.")
+check_add_noise, check_add_noise_hidden = checks.exercise(
+    EXERCISES["add_noise"],
+    "add_noise",
+    case=noise_case,
+    public=_noise_keys(NOISE_SETTINGS),
+    hidden=_noise_keys(NOISE_SETTINGS_HIDDEN) + [("unchanged", 0.0, 0)],
+    judge=_judge_noise,
+    passed="Gaussian noise of the right spread, clipped, reproducible.",
+    hidden_passed="the noise model is right on hidden cases.",
+)
 
 
 # --- exercise 4: from autoencoder to per-pixel classifier ----------------------------------------
 
 
-def _check_classifier_case(exercise, function, height, width, num_classes):
+def classifier_case(key):
+    """The inputs of the pixel classifier's builder for ``key = (height, width, classes)``."""
+    height, width, num_classes = key
+    return checks.Case(((height, width, 1), num_classes), {}, key)
+
+
+def _judge_classifier(exercise, case, model):
     """Per-pixel probabilities at full size from a bottleneck at most 1/4 the size."""
-    model = _built_model(exercise, function, (height, width, 1), num_classes)
+    (height, width, _), num_classes = case.args
     layers = _common_structure(exercise, model)
     want = (height, width, num_classes)
     got = tuple(model.output_shape[1:])
@@ -355,7 +409,7 @@ def _check_classifier_case(exercise, function, height, width, num_classes):
     if not any(type(layer).__name__ == "Conv2DTranspose" for layer in layers):
         checks.fail(exercise, "the decoder upsamples with Conv2DTranspose(strides=2).")
     images = np.random.default_rng(1).random((2, height, width, 1)).astype(np.float32)
-    probabilities = np.asarray(model.predict(images, verbose=0))
+    probabilities = np.asarray(model(images, training=False))
     if probabilities.min() < 0 or not np.allclose(probabilities.sum(axis=-1), 1, atol=1e-4):
         checks.fail(
             exercise,
@@ -364,15 +418,14 @@ def _check_classifier_case(exercise, function, height, width, num_classes):
         )
 
 
-def check_pixel_classifier(function, exercise=EXERCISES["pixel_classifier"]):
-    """Exercise: ``build_pixel_classifier(input_shape, num_classes)``."""
-    _check_classifier_case(exercise, function, 64, 64, 11)
-    return checks.passed(
-        exercise, "per-pixel softmax over 11 classes at 64x64, through a small bottleneck."
-    )
-
-
-def check_pixel_classifier_hidden(function, exercise=EXERCISES["pixel_classifier"]):
-    """Hidden test: another size and class count."""
-    _check_classifier_case(exercise, function, 32, 48, 3)
-    return checks.passed(exercise, "the pixel classifier builds for hidden sizes.")
+check_pixel_classifier, check_pixel_classifier_hidden = checks.exercise(
+    EXERCISES["pixel_classifier"],
+    "pixel_classifier",
+    case=classifier_case,
+    public=[(64, 64, 11)],
+    hidden=[(32, 48, 3)],  # another size and class count
+    probe=probe_model,
+    judge=each_model(_judge_classifier),
+    passed="per-pixel softmax over 11 classes at 64x64, through a small bottleneck.",
+    hidden_passed="the pixel classifier builds for hidden sizes.",
+)

@@ -1,53 +1,63 @@
-"""Checks of topic 05: identity block, projection block, a residual stage, parameter counts.
+"""Checks of solutions/05_resnet_blocks.ipynb: identity block, projection block, stage, counts.
 
-A block is checked by what it computes, not by how it is written: the check builds a model
-around the student's block, gives its convolutions random kernels and every batch norm the same
+A block is checked by what it computes, not by how it is written. The probe only builds a model
+around the student's block (``checks.run_builder``); the judge, on that model rebuilt from its
+architecture and weights, gives its convolutions random kernels and every batch norm the same
 known affine map ``g * z + b``, and compares the output with the block computed independently
-from those weights. Every correct way to write the block (functional calls, a ``Sequential``
-residual path, ``x + y`` or ``Add``, ``ReLU`` layers or ``keras.ops.relu``) computes the same
-function; each classic mistake computes a different one, which is how it is named.
+from those weights (TensorFlow's convolution, NumPy). Every correct way to write the block
+(functional calls, a ``Sequential`` residual path, ``x + y`` or ``Add``, ``ReLU`` layers or
+``keras.ops.relu``) computes the same function; each classic mistake computes a different one,
+which is how it is named. Parameter counts are judged against a block of the lecture
+(``course_utils.lectures.resnet_blocks``), counted by Keras.
 """
 
 import numpy as np
 
-from course_utils import checks, resnet
+from course_utils import checks
+from course_utils.checks.conv_autoencoder import each_model
+
+# Keras is imported inside functions: a solutions notebook imports this module before
+# config.setup(), which must run before TensorFlow loads.
+
+# Exercise numbers in solutions/05_resnet_blocks.ipynb.
+EXERCISES = {"identity_block": 1, "projection_block": 2, "residual_stage": 3, "block_parameters": 4}
 
 # The affine map every batch norm is set to: a shift that is not zero makes its place matter.
 BN_SCALE, BN_SHIFT = 1.5, -0.2
 
 
-def _build(exercise, block, input_shape, *args, what="the block"):
-    """Call ``block(keras.Input(input_shape), *args)`` and wrap it in a model, or fail clearly."""
-    import keras
-
-    inputs = keras.Input(input_shape)
-    try:
-        outputs = block(inputs, *args)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # noqa: BLE001 - a crash of student code becomes a hint
-        text = str(error).lower()
-        if "shape" in text and ("add" in text or "broadcast" in text or "incompatible" in text):
-            fail_shapes(exercise, input_shape, args)
-        checks.fail(exercise, f"{what} raised {type(error).__name__}: {error}".split("\n")[0])
-    if not isinstance(outputs, keras.KerasTensor):
-        checks.fail(
-            exercise,
-            f"{what} should return the output tensor of its last layer, got "
-            f"{type(outputs).__name__}; end with `return x`.",
-        )
-    return keras.Model(inputs, outputs)
-
-
-def fail_shapes(exercise, input_shape, args):
-    """The shortcut and the residual disagree in shape: say what the shortcut needs."""
-    checks.fail(
-        exercise,
-        f"adding the shortcut failed for an input of shape {tuple(input_shape)} and arguments "
-        f"{args}: the shortcut and the residual path must have the same shape; when the "
-        f"channels or the stride change, project the shortcut with a 1x1 Conv2D with those "
-        f"filters and strides.",
+def shape_hint(input_shape, arguments):
+    """What to say when adding the shortcut fails: the shortcut and the residual disagree."""
+    return (
+        f"for an input of shape {tuple(input_shape)} and arguments {tuple(arguments)}, the "
+        f"shortcut and the residual path must have the same shape; when the channels or the "
+        f"stride change, project the shortcut with a 1x1 Conv2D with those filters and strides."
     )
+
+
+def builder_case(key):
+    """``key = (input_shape, *arguments, seed)``: the block's inputs (the seed is the judge's)."""
+    input_shape, *arguments, _seed = key
+    return checks.Case((tuple(input_shape), *arguments), {}, key)
+
+
+def probe_builder(what):
+    """A probe that calls the student's block on a symbolic input of the case's shape."""
+
+    def probe(exercise, function, case):
+        import keras
+
+        input_shape, *arguments = case.args
+        return checks.run_builder(
+            exercise,
+            function,
+            keras.Input(input_shape),
+            *arguments,
+            what=what,
+            shape_hint=shape_hint(input_shape, arguments),
+        )
+
+    return probe
 
 
 def _kernels(model):
@@ -66,6 +76,32 @@ def _batch_norms(model):
         for layer in checks.flat_layers(model)
         if isinstance(layer, keras.layers.BatchNormalization)
     ]
+
+
+def _count_convs(exercise, model, wanted, what):
+    """Fail unless the model's convolution kernels have exactly the wanted shapes."""
+    shapes = sorted(tuple(layer.kernel.shape) for layer in _kernels(model))
+    if shapes == sorted(wanted):
+        return
+    sizes = [f"{s[0]}x{s[1]} ({s[2]}->{s[3]})" for s in shapes]
+    found = ", ".join(sizes) or "none"
+    checks.fail(exercise, f"{what} should have convolutions {_describe(wanted)}; found {found}.")
+
+
+def _describe(shapes):
+    """Kernel shapes as words: '3x3 (8->8), 3x3 (8->8)'."""
+    return ", ".join(f"{s[0]}x{s[1]} ({s[2]}->{s[3]})" for s in sorted(shapes))
+
+
+def _check_batch_norms(exercise, model, allowed):
+    """Fail unless the block has one batch norm per convolution (``allowed`` counts)."""
+    count = len(_batch_norms(model))
+    if count not in allowed:
+        checks.fail(
+            exercise,
+            f"found {count} BatchNormalization layers: put one after each convolution "
+            f"(conv, batch norm, ReLU).",
+        )
 
 
 def _set_weights(model, seed):
@@ -150,41 +186,34 @@ def _input(shape, seed):
     return np.random.default_rng(seed).normal(0, 1, (2, *shape)).astype(np.float32)
 
 
-def _count_convs(exercise, model, wanted, what):
-    """Fail unless the model's convolution kernels have exactly the wanted shapes."""
-    shapes = sorted(tuple(layer.kernel.shape) for layer in _kernels(model))
-    if shapes == sorted(wanted):
-        return
-    sizes = [f"{s[0]}x{s[1]} ({s[2]}->{s[3]})" for s in shapes]
-    found = ", ".join(sizes) or "none"
-    checks.fail(exercise, f"{what} should have convolutions {_describe(wanted)}; found {found}.")
+def _zero_output(model, x):
+    """The block's output once every convolution kernel and batch-norm shift is zero."""
+    for layer in _kernels(model):
+        layer.kernel.assign(np.zeros(layer.kernel.shape))
+    for layer in _batch_norms(model):
+        if layer.beta is not None:
+            layer.beta.assign(np.zeros(layer.beta.shape))
+    return _run(model, x)
 
 
-def _describe(shapes):
-    """Kernel shapes as words: '3x3 (8->8), 3x3 (8->8)'."""
-    return ", ".join(f"{s[0]}x{s[1]} ({s[2]}->{s[3]})" for s in sorted(shapes))
+def _output_shape(model):
+    """The rebuilt model's output shape, batch axis as None."""
+    return (None, *tuple(model.output.shape)[1:])
 
 
-def _check_batch_norms(exercise, model, allowed):
-    """Fail unless the block has one batch norm per convolution (``allowed`` counts)."""
-    count = len(_batch_norms(model))
-    if count not in allowed:
-        checks.fail(
-            exercise,
-            f"found {count} BatchNormalization layers: put one after each convolution "
-            f"(conv, batch norm, ReLU).",
-        )
+# --- exercise 1: the identity block --------------------------------------------------------------
 
 
-def _check_identity_case(exercise, block, height, width, channels, seed):
-    """One identity-block case: shape, kernels, batch norms and the computed function."""
-    model = _build(exercise, block, (height, width, channels), channels)
+def _judge_identity(exercise, case, model):
+    """Shape, kernels, batch norms, the function computed with random weights, zero weights."""
+    (height, width, channels), _ = case.args
+    seed = case.key[-1]
     shape = (None, height, width, channels)
-    if tuple(model.output.shape) != shape:
+    if _output_shape(model) != shape:
         checks.fail(
             exercise,
             f"an identity block keeps the shape of its input {shape}, got "
-            f"{tuple(model.output.shape)}: use padding='same', stride 1 and `filters` channels.",
+            f"{_output_shape(model)}: use padding='same', stride 1 and `filters` channels.",
         )
     kernel = (3, 3, channels, channels)
     _count_convs(exercise, model, [kernel, kernel], "an identity block")
@@ -194,72 +223,60 @@ def _check_identity_case(exercise, block, height, width, channels, seed):
     actual = _run(model, x)
     # The two kernels have the same shape; either may be the first one the model lists.
     candidates = [(kernels[0], kernels[1]), (kernels[1], kernels[0])]
-    for first, second in candidates:
-        paths = _residual_variants(x, first, second)
-        if checks.close(actual, _relu(paths["right"] + x), atol=1e-3, rtol=1e-3):
-            return model
-    paths = _residual_variants(x, *candidates[0])
+    if not any(
+        checks.close(actual, _relu(_residual_variants(x, *pair)["right"] + x), 1e-3, 1e-3)
+        for pair in candidates
+    ):
+        paths = _residual_variants(x, *candidates[0])
+        checks.diagnose(
+            exercise,
+            actual,
+            _relu(paths["right"] + x),
+            _block_mistakes(paths, x),
+            context="with random weights, ",
+            atol=1e-3,
+            rtol=1e-3,
+        )
     checks.diagnose(
         exercise,
-        actual,
-        _relu(paths["right"] + x),
-        _block_mistakes(paths, x),
-        context="with random weights, ",
-        atol=1e-3,
-        rtol=1e-3,
-    )
-    return model
-
-
-def _zero_output(model, x):
-    """The block's output once every convolution kernel is zero."""
-    for layer in _kernels(model):
-        layer.kernel.assign(np.zeros(layer.kernel.shape))
-    for layer in _batch_norms(model):
-        if layer.beta is not None:
-            layer.beta.assign(np.zeros(layer.beta.shape))
-    return _run(model, x)
-
-
-def check_identity_block(identity_block):
-    """Exercise 1: the identity block on 7x9 inputs of 8 channels, and zero weights give ReLU(x)."""
-    model = _check_identity_case(1, identity_block, 7, 9, 8, seed=1)
-    x = _input((7, 9, 8), seed=2)
-    checks.diagnose(
-        1,
         _zero_output(model, x),
         _relu(x),
         {"with zero weights the block gives 0: is the shortcut missing?": np.zeros_like(x)},
         context="with all kernels zero, ",
     )
-    return checks.passed(
-        1, "two 3x3 convolutions, shortcut added before the ReLU; zero weights give ReLU(x)."
-    )
 
 
-def check_identity_block_hidden(identity_block):
-    """Exercise 1, hidden: other sizes and channel counts."""
-    _check_identity_case(1, identity_block, 5, 5, 3, seed=11)
-    _check_identity_case(1, identity_block, 4, 6, 16, seed=12)
-    return checks.passed(1, "hidden cases")
+check_identity_block, check_identity_block_hidden = checks.exercise(
+    EXERCISES["identity_block"],
+    "identity_block",
+    case=builder_case,
+    public=[((7, 9, 8), 8, 1)],
+    hidden=[((5, 5, 3), 3, 11), ((4, 6, 16), 16, 12)],  # other sizes and channel counts
+    probe=probe_builder("the block"),
+    judge=each_model(_judge_identity),
+    passed="two 3x3 convolutions, shortcut added before the ReLU; zero weights give ReLU(x).",
+    hidden_passed="the identity block is right on {count} hidden cases.",
+)
 
 
-def _check_projection_case(exercise, block, height, width, channels, filters, strides, seed):
-    """One projection-block case: shape, kernels, batch norms and the computed function."""
-    model = _build(exercise, block, (height, width, channels), filters, strides)
-    size = (-(-height // strides), -(-width // strides))
-    shape = (None, *size, filters)
-    if tuple(model.output.shape) != shape:
+# --- exercise 2: the projection block ------------------------------------------------------------
+
+
+def _judge_projection(exercise, case, model):
+    """Shape, kernels (the 1x1 projection), batch norms and the function computed."""
+    (height, width, channels), filters, strides = case.args
+    seed = case.key[-1]
+    shape = (None, -(-height // strides), -(-width // strides), filters)
+    if _output_shape(model) != shape:
         checks.fail(
             exercise,
             f"input {(height, width, channels)} with filters={filters}, strides={strides} should "
-            f"give {shape}, got {tuple(model.output.shape)}: stride the first convolution and the "
+            f"give {shape}, got {_output_shape(model)}: stride the first convolution and the "
             f"projection, padding='same'.",
         )
     wanted = [(3, 3, channels, filters), (3, 3, filters, filters), (1, 1, channels, filters)]
     shapes = [tuple(layer.kernel.shape) for layer in _kernels(model)]
-    no_projection = shapes.count((1, 1, channels, filters)) == 0
-    if no_projection and shapes.count((3, 3, channels, filters)) == 2:
+    if (1, 1, channels, filters) not in shapes and shapes.count((3, 3, channels, filters)) == 2:
         checks.fail(exercise, "the projection shortcut is a 1x1 convolution, not 3x3.")
     _count_convs(exercise, model, wanted, "a projection block")
     _check_batch_norms(exercise, model, (2, 3))
@@ -271,65 +288,61 @@ def _check_projection_case(exercise, block, height, width, channels, filters, st
     projected = _conv(x, by_shape[wanted[2]], strides)
     # The projection may have its own batch norm (Keras' ResNet does) or not: both are right.
     shortcuts = [_bn(projected), projected]
-    for shortcut in shortcuts:
-        if checks.close(actual, _relu(paths["right"] + shortcut), atol=1e-3, rtol=1e-3):
-            return model
-    with_bn = len(_batch_norms(model)) == 3
-    shortcut = shortcuts[0] if with_bn else shortcuts[1]
-    mistakes = _block_mistakes(paths, shortcut)
-    mistakes[
-        "the shortcut is the input itself: in a projection block it is the 1x1 "
-        "convolution of the input."
-    ] = None
+    if any(checks.close(actual, _relu(paths["right"] + s), 1e-3, 1e-3) for s in shortcuts):
+        return
+    shortcut = shortcuts[0] if len(_batch_norms(model)) == 3 else shortcuts[1]
     checks.diagnose(
         exercise,
         actual,
         _relu(paths["right"] + shortcut),
-        mistakes,
+        _block_mistakes(paths, shortcut),
         context="with random weights, ",
         atol=1e-3,
         rtol=1e-3,
     )
-    return model
 
 
-def check_projection_block(projection_block):
-    """Exercise 2: 8x8x4 -> 4x4x8 (stride 2) and 6x6x4 -> 6x6x8 (stride 1, channels change)."""
-    _check_projection_case(2, projection_block, 8, 8, 4, 8, 2, seed=3)
-    _check_projection_case(2, projection_block, 6, 6, 4, 8, 1, seed=4)
-    return checks.passed(2, "strided 3x3 path and 1x1 projection shortcut, added before the ReLU.")
+check_projection_block, check_projection_block_hidden = checks.exercise(
+    EXERCISES["projection_block"],
+    "projection_block",
+    case=builder_case,
+    # 8x8x4 -> 4x4x8 at stride 2, and 6x6x4 -> 6x6x8 at stride 1 (only the channels change).
+    public=[((8, 8, 4), 8, 2, 3), ((6, 6, 4), 8, 1, 4)],
+    hidden=[((7, 5, 3), 6, 2, 13), ((4, 4, 16), 32, 2, 14)],  # odd sizes, more channels
+    probe=probe_builder("the block"),
+    judge=each_model(_judge_projection),
+    passed="strided 3x3 path and 1x1 projection shortcut, added before the ReLU.",
+    hidden_passed="the projection block is right on {count} hidden cases.",
+)
 
 
-def check_projection_block_hidden(projection_block):
-    """Exercise 2, hidden: odd sizes (ceil division) and more channels."""
-    _check_projection_case(2, projection_block, 7, 5, 3, 6, 2, seed=13)
-    _check_projection_case(2, projection_block, 4, 4, 16, 32, 2, seed=14)
-    return checks.passed(2, "hidden cases")
+# --- exercise 3: a stage -------------------------------------------------------------------------
 
 
-def _check_stage_case(exercise, stage, height, width, channels, filters, blocks, strides, seed):
-    """One residual stage: output shape, one projection only where needed, zero-weight output."""
-    model = _build(
-        exercise, stage, (height, width, channels), filters, blocks, strides, what="the stage"
-    )
+def _stage_shape_hint(got, size, filters):
+    """Why a stage's output has the wrong shape."""
+    if got[-1] != filters:
+        return (
+            "the first block changes the channels to `filters`, with a 1x1 projection "
+            "shortcut, even at stride 1."
+        )
+    if got[1] < size[0]:
+        return "only the first block strides; the others keep the resolution."
+    return "the first block takes `strides`; the others keep the shape."
+
+
+def _judge_stage(exercise, case, model):
+    """Output shape, one projection only where needed, and each block ReLU(shortcut) at zero."""
+    (height, width, channels), filters, blocks, strides = case.args
     size = (-(-height // strides), -(-width // strides))
     shape = (None, *size, filters)
-    if tuple(model.output.shape) != shape:
-        got = tuple(model.output.shape)
-        if got[-1] != filters:
-            hint = (
-                "the first block changes the channels to `filters`, with a 1x1 projection "
-                "shortcut, even at stride 1."
-            )
-        elif got[1] < size[0]:
-            hint = "only the first block strides; the others keep the resolution."
-        else:
-            hint = "the first block takes `strides`; the others keep the shape."
-
+    got = _output_shape(model)
+    if got != shape:
         checks.fail(
             exercise,
             f"{blocks} blocks from {(height, width, channels)} with filters={filters}, "
-            f"strides={strides} should give {shape}, got {tuple(model.output.shape)}: {hint}",
+            f"strides={strides} should give {shape}, got {got}: "
+            f"{_stage_shape_hint(got, size, filters)}",
         )
     kernels = [tuple(layer.kernel.shape) for layer in _kernels(model)]
     three = sum(1 for k in kernels if k[:2] == (3, 3))
@@ -347,7 +360,7 @@ def _check_stage_case(exercise, stage, height, width, channels, filters, blocks,
             f"found {projections} 1x1 projections, expected {needed}: only a block that changes "
             f"the channels or the stride needs one; the others use the identity shortcut.",
         )
-    x = _input((height, width, channels), seed)
+    x = _input((height, width, channels), case.key[-1])
     zero = _zero_output(model, x)
     expected = _relu(x) if not needed else np.zeros(zero.shape)
     if not checks.close(zero, expected, atol=1e-5):
@@ -356,26 +369,27 @@ def _check_stage_case(exercise, stage, height, width, channels, filters, blocks,
             "with zero weights each block should give ReLU(shortcut): are the shortcuts "
             "missing, or added after the final ReLU?",
         )
-    return model
 
 
-def check_residual_stage(residual_stage):
-    """Exercise 3: a stage of 3 blocks that halves 8x8x4 to 4x4x8, and one that keeps 6x6x8."""
-    _check_stage_case(3, residual_stage, 8, 8, 4, 8, 3, 2, seed=5)
-    _check_stage_case(3, residual_stage, 6, 6, 8, 8, 2, 1, seed=6)
-    return checks.passed(3, "one projection where the shape changes, identity shortcuts elsewhere.")
+check_residual_stage, check_residual_stage_hidden = checks.exercise(
+    EXERCISES["residual_stage"],
+    "residual_stage",
+    case=builder_case,
+    # 3 blocks that halve 8x8x4 to 4x4x8, and 2 that keep 6x6x8.
+    public=[((8, 8, 4), 8, 3, 2, 5), ((6, 6, 8), 8, 2, 1, 6)],
+    hidden=[((6, 6, 4), 8, 2, 1, 15), ((5, 5, 8), 16, 1, 2, 16)],  # channels change at stride 1
+    probe=probe_builder("the stage"),
+    judge=each_model(_judge_stage),
+    passed="one projection where the shape changes, identity shortcuts elsewhere.",
+    hidden_passed="the stage is right on {count} hidden cases.",
+)
 
 
-def check_residual_stage_hidden(residual_stage):
-    """Exercise 3, hidden: channels change at stride 1; a single block."""
-    _check_stage_case(3, residual_stage, 6, 6, 4, 8, 2, 1, seed=15)
-    _check_stage_case(3, residual_stage, 5, 5, 8, 16, 1, 2, seed=16)
-    return checks.passed(3, "hidden cases")
+# --- exercise 4: parameter counts ----------------------------------------------------------------
 
 
-def _parameter_mistakes(in_channels, filters, strides):
+def _parameter_mistakes(in_channels, filters, strides, right):
     """Wrong parameter counts of a basic block, each with its hint."""
-    right = resnet.block_parameters(in_channels, filters, strides)
     project = strides != 1 or in_channels != filters
     convs = 3 if project else 2
     batch_norms = 3 if project else 2
@@ -402,48 +416,43 @@ def _parameter_mistakes(in_channels, filters, strides):
     }
 
 
-def _check_parameters_case(exercise, function, in_channels, filters, strides):
-    """One parameter count, against the count of a block that Keras builds."""
+def keras_block_parameters(in_channels, filters, strides):
+    """Trainable parameters of the lecture's first block of a stage, as Keras counts them."""
     import keras
 
-    answer = checks.as_int(
-        exercise,
-        checks.call(exercise, function, in_channels, filters, strides),
-        f"block_parameters({in_channels}, {filters}, {strides})",
-    )
+    from course_utils.lectures import resnet_blocks
+
     inputs = keras.Input((8, 8, in_channels))
-    block = keras.Model(inputs, resnet.residual_block(inputs, filters, strides))
-    expected = int(sum(np.prod(weight.shape) for weight in block.trainable_weights))
+    block = keras.Model(inputs, resnet_blocks.residual_block(inputs, filters, strides))
+    return int(sum(np.prod(weight.shape) for weight in block.trainable_weights))
+
+
+def _judge_parameters(exercise, case, output):
+    """One parameter count, against the count of the lecture's block that Keras builds."""
+    in_channels, filters, strides = case.args
+    where = f"block_parameters({in_channels}, {filters}, {strides})"
+    answer = checks.as_int(exercise, output, where)
+    expected = keras_block_parameters(in_channels, filters, strides)
     mistakes = {
         hint: value
-        for hint, value in _parameter_mistakes(in_channels, filters, strides).items()
+        for hint, value in _parameter_mistakes(in_channels, filters, strides, expected).items()
         if value is not None and value != expected
     }
     checks.diagnose(
-        exercise,
-        answer,
-        expected,
-        mistakes,
-        context=f"block_parameters({in_channels}, {filters}, {strides}) = {answer}: ",
-        atol=0,
-        rtol=0,
+        exercise, answer, expected, mistakes, context=f"{where} = {answer}: ", atol=0, rtol=0
     )
 
 
-def check_block_parameters(block_parameters):
-    """Exercise 4: the identity block of 16 channels and the projection block 16 -> 32."""
-    _check_parameters_case(4, block_parameters, 16, 16, 1)
-    _check_parameters_case(4, block_parameters, 16, 32, 2)
-    return checks.passed(
-        4,
-        "4,672 parameters for the 16-channel identity block, 14,528 for the "
-        "16 -> 32 projection block.",
-    )
-
-
-def check_block_parameters_hidden(block_parameters):
-    """Exercise 4, hidden: stride 1 with a channel change, and a wide identity block."""
-    _check_parameters_case(4, block_parameters, 8, 24, 1)
-    _check_parameters_case(4, block_parameters, 64, 64, 1)
-    _check_parameters_case(4, block_parameters, 32, 64, 2)
-    return checks.passed(4, "hidden cases")
+check_block_parameters, check_block_parameters_hidden = checks.exercise(
+    EXERCISES["block_parameters"],
+    "block_parameters",
+    case=checks.literal_case,
+    # The identity block of 16 channels and the projection block 16 -> 32.
+    public=[((16, 16, 1), {}), ((16, 32, 2), {})],
+    # Stride 1 with a channel change, a wide identity block, a wide projection.
+    hidden=[((8, 24, 1), {}), ((64, 64, 1), {}), ((32, 64, 2), {})],
+    judge=checks.each_case(_judge_parameters),
+    passed="4,672 parameters for the 16-channel identity block, 14,528 for the 16 -> 32 "
+    "projection block.",
+    hidden_passed="block_parameters is right on {count} hidden cases.",
+)

@@ -20,6 +20,7 @@ import tarfile
 import numpy as np
 
 from course_utils import backbone, config, data
+from course_utils.lectures import fcn_vgg
 
 # Oxford-IIIT Pet's file names are "<Breed>_<n>"; cats' breeds are capitalised (species 1),
 # dogs' are not (species 2). A few dozen examples, every fourth one in the test list.
@@ -109,7 +110,7 @@ def vgg16_layers():
     """VGG16's no-top layers in the downloaded file's order: ``(name, kernel shape or None)``."""
     layers, channels = [("input_1", None)], 3
     for block, (width, count) in enumerate(
-        zip(backbone.VGG16_WIDTHS, backbone.CONVS_PER_BLOCK), start=1
+        zip(fcn_vgg.VGG16_WIDTHS, fcn_vgg.CONVOLUTIONS_PER_BLOCK), start=1
     ):
         for conv in range(1, count + 1):
             layers.append((f"block{block}_conv{conv}", (3, 3, channels, width)))

@@ -46,8 +46,8 @@ def called_names(function):
 def mode_dependent_functions():
     """Library functions that branch on the mode, directly or through another library function.
 
-    Notebooks reach full mode's code through them too (``segmentation.build_fcn`` loads the
-    backbone when given none), so a notebook calling one of them branches on the mode.
+    Notebooks reach full mode's code through them too (a helper that loads the backbone
+    when given none would), so a notebook calling one of them branches on the mode.
     """
     functions = []
     for path in (notebooks.ROOT / "course_utils").rglob("*.py"):
@@ -110,7 +110,7 @@ def test_the_notebooks_that_branch_on_the_mode_are_found():
     assert {"notebooks/04_fcn_vgg.ipynb", "notebooks/06_unet.ipynb"} <= names
     assert MODE_TESTS.search("if config.mode() == 'full':")
     assert not MODE_TESTS.search('print("mode:", config.mode())')
-    assert {"build_fcn", "load_vgg16_backbone"} <= mode_dependent_functions()
+    assert {"load_pets", "load_vgg16_backbone"} <= mode_dependent_functions()
 
 
 def test_full_mode_with_fast_sizes(monkeypatch):

@@ -125,6 +125,14 @@ def test_points_split_into_check_and_hidden_tests():
     )
 
 
+def test_points_split_by_the_grader_win_over_the_guess():
+    """A row that carries its parts is reported as graded, even where a guess would differ."""
+    tied = {"check_points": 2, "hidden_points": 2}
+    graded = {"check": 0, "hidden": 2}
+    line = "Exercise 1: 2/4 points. The check passed."  # the guess would say (2, 0)
+    assert autograder.split_points(2, tied, line, graded) == (0, 2)
+
+
 def test_results_hide_hidden_tests_until_the_due_date():
     """Visible checks carry the hint; hidden tests only pass/fail, shown after the due date."""
     manifest = _manifest()
@@ -261,7 +269,8 @@ def test_hostile_submission_gets_zero_and_is_told_why(container):
     assert results["score"] == 0, results
     assert "Flagged for your instructor" in results["output"]
     assert "monkeypatching" in results["output"], results["output"]
-    assert "The check failed" in results["tests"][0]["output"]
+    # Rebinding the check from the answer cell is a shortcut: exercise 1 scores 0 and says so.
+    assert "the grader cannot accept as yours" in results["tests"][0]["output"]
 
 
 @pytest.mark.slow

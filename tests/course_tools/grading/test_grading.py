@@ -350,6 +350,10 @@ def test_grading_twice_gives_the_same_gradebook(built, tmp_path, monkeypatch):
     assert rows["solution"].points == helpers.FULL_MARKS
     assert rows["assignment"].points == helpers.ZERO
     assert rows["half"].points == {1: 0, 2: 3}
+    # Each exercise's points by part, as the engines' exports report them.
+    assert rows["half"].parts[1] == {"check": 0, "hidden": 0}
+    assert sum(rows["half"].parts[2].values()) == 3
+    assert all(part["check"] > 0 for part in rows["solution"].parts.values())
     first, second = (tmp_path / "a" / "gradebook.csv"), (tmp_path / "b" / "gradebook.csv")
     assert first.read_bytes() == second.read_bytes()
     for name in ("solution", "assignment", "half"):

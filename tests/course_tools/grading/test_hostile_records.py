@@ -278,3 +278,17 @@ def test_recording_never_wakes_lazy_modules(monkeypatch):
     finally:
         sys.path.remove(str(helpers.FIXTURES))
     assert woken == []
+
+
+def test_finding_a_check_reads_the_loaded_modules_once(monkeypatch):
+    """The modules that may hold checks are listed once per record, not once per loaded
+    module: with Keras loaded (thousands of modules) the second made each check cell take a
+    minute in the graded kernel."""
+    from course_utils.checks import conv2d_padding_stride
+
+    listings = []
+    listed = recording._extra_modules
+    monkeypatch.setattr(recording, "_extra_modules", lambda: listings.append(1) or listed())
+    path = recording.check_path(conv2d_padding_stride.check_conv_output_size)
+    assert path == "course_utils.checks.conv2d_padding_stride:check_conv_output_size"
+    assert len(listings) == 1

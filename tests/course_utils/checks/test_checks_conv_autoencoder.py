@@ -1,20 +1,19 @@
 """The checks of topic 03 accept every correct answer and name each classic mistake."""
 
+import check_harness
 import keras
 import numpy as np
 import pytest
 
 from course_utils import autoencoder
-from course_utils.checks import CheckFailed
 from course_utils.checks import conv_autoencoder as checks_autoencoder
+from course_utils.lectures import conv_autoencoder as lecture
 
 
 def expect_failure(check, function, exercise, hint):
-    """The check fails with a one-line message containing the hint."""
-    with pytest.raises(CheckFailed, match=f"^Exercise {exercise}: ") as caught:
-        check(function)
-    assert hint in str(caught.value), str(caught.value)
-    assert "\n" not in str(caught.value)
+    """The check fails with one line naming the hint, in the notebook and when graded."""
+    message = check_harness.fails_with(check, function, hint)
+    assert message.startswith(f"Exercise {exercise}: "), message
 
 
 # ---- Exercise 1: the autoencoder of the table ----
@@ -135,8 +134,8 @@ def autoencoder_returns_layer(input_shape):
 @pytest.mark.parametrize("answer", [autoencoder_course, autoencoder_sequential])
 def test_autoencoder_accepts(answer, capsys):
     """Correct answers pass."""
-    assert checks_autoencoder.check_autoencoder(answer)
-    assert checks_autoencoder.check_autoencoder_hidden(answer)
+    assert check_harness.passes(checks_autoencoder.check_autoencoder, answer)
+    assert check_harness.passes(checks_autoencoder.check_autoencoder_hidden, answer)
     assert capsys.readouterr().out.startswith("Exercise 1 passed")
 
 
@@ -227,8 +226,8 @@ def psnr_rmse_ten(reference, estimate, peak=1.0):
 @pytest.mark.parametrize("answer", [psnr_course, psnr_rmse, psnr_tf])
 def test_psnr_accepts(answer, capsys):
     """Correct answers pass."""
-    assert checks_autoencoder.check_psnr(answer)
-    assert checks_autoencoder.check_psnr_hidden(answer)
+    assert check_harness.passes(checks_autoencoder.check_psnr, answer)
+    assert check_harness.passes(checks_autoencoder.check_psnr_hidden, answer)
     assert capsys.readouterr().out.startswith("Exercise 2 passed")
 
 
@@ -250,7 +249,7 @@ def test_psnr_rejects(mistake, hint):
 
 def test_psnr_hidden_catches_the_peak():
     """Peak mistakes that agree at peak 1 are caught by the hidden 8-bit case."""
-    assert checks_autoencoder.check_psnr(psnr_unsquared)
+    assert check_harness.passes(checks_autoencoder.check_psnr, psnr_unsquared)
     expect_failure(checks_autoencoder.check_psnr_hidden, psnr_unsquared, 2, "not squared")
 
 
@@ -304,8 +303,8 @@ def noise_fixed_seed(images, std, seed):
 @pytest.mark.parametrize("answer", [noise_course, noise_legacy])
 def test_noise_accepts(answer, capsys):
     """Correct answers pass."""
-    assert checks_autoencoder.check_add_noise(answer)
-    assert checks_autoencoder.check_add_noise_hidden(answer)
+    assert check_harness.passes(checks_autoencoder.check_add_noise, answer)
+    assert check_harness.passes(checks_autoencoder.check_add_noise_hidden, answer)
     assert capsys.readouterr().out.startswith("Exercise 3 passed")
 
 
@@ -325,12 +324,38 @@ def test_noise_rejects(mistake, hint):
     expect_failure(checks_autoencoder.check_add_noise, mistake, 3, hint)
 
 
+def noise_floor(images, std, seed):
+    """Mistake: a minimum noise level, so std=0 still adds noise (caught by the hidden test)."""
+    return noise_course(images, max(std, 0.05), seed)
+
+
+def test_noise_hidden_wants_std_zero_to_change_nothing():
+    assert check_harness.passes(checks_autoencoder.check_add_noise, noise_floor)
+    expect_failure(checks_autoencoder.check_add_noise_hidden, noise_floor, 3, "unchanged")
+
+
+def test_builder_returning_a_lambda_layer_is_not_run_by_the_judge():
+    """A model the grader cannot rebuild from Keras' own classes fails in one line."""
+
+    def with_lambda(input_shape):
+        model = autoencoder_course(input_shape)
+        outputs = keras.layers.Lambda(lambda x: x)(model.output)
+        return keras.Model(model.input, outputs)
+
+    expect_failure(
+        checks_autoencoder.check_autoencoder,
+        with_lambda,
+        1,
+        "cannot rebuild a model with custom layers",
+    )
+
+
 # ---- Exercise 4: pixel classifier ----
 
 
 def classifier_course(input_shape, num_classes):
-    """The course's answer (the module's builder)."""
-    return autoencoder.build_pixel_classifier(input_shape, num_classes)
+    """The lecture's pixel classifier."""
+    return lecture.build_pixel_classifier(input_shape, num_classes)
 
 
 def classifier_small(input_shape, num_classes):
@@ -380,9 +405,10 @@ def classifier_shallow(input_shape, num_classes):
 
 
 def classifier_dense(input_shape, num_classes):
-    """Mistake: a Dense classifier per pixel is fine, a flattened one is not."""
+    """Mistake: a dense code (a Dense classifier per pixel is fine, a flattened one is not)."""
     inputs = keras.Input(input_shape)
-    x = keras.layers.Flatten()(layer(keras.layers.Conv2D, 4)(inputs))
+    x = keras.layers.Flatten()(layer(keras.layers.Conv2D, 4)(layer(keras.layers.Conv2D, 4)(inputs)))
+    x = keras.layers.Dense(8)(x)
     x = keras.layers.Dense(input_shape[0] * input_shape[1] * num_classes)(x)
     x = keras.layers.Reshape((input_shape[0], input_shape[1], num_classes))(x)
     return keras.Model(inputs, keras.layers.Softmax()(x))
@@ -391,8 +417,8 @@ def classifier_dense(input_shape, num_classes):
 @pytest.mark.parametrize("answer", [classifier_course, classifier_small])
 def test_classifier_accepts(answer, capsys):
     """Correct answers pass."""
-    assert checks_autoencoder.check_pixel_classifier(answer)
-    assert checks_autoencoder.check_pixel_classifier_hidden(answer)
+    assert check_harness.passes(checks_autoencoder.check_pixel_classifier, answer)
+    assert check_harness.passes(checks_autoencoder.check_pixel_classifier_hidden, answer)
     assert capsys.readouterr().out.startswith("Exercise 4 passed")
 
 
@@ -414,14 +440,33 @@ def test_classifier_rejects(mistake, hint):
 # ---- the module ----
 
 
-def test_module_autoencoder_shapes():
-    """The lecture's autoencoder: code of 7x7x8 for 28x28 images, same size out."""
-    model = autoencoder.build_autoencoder()
+def test_lecture_autoencoder_shapes():
+    """The lecture's autoencoder: code of 7x7x8 for 28x28 images, same size out, any size."""
+    model = lecture.build_autoencoder()
     assert model.output_shape == (None, 28, 28, 1)
-    assert autoencoder.encoder_of(model).output_shape == (None, 7, 7, 8)
+    code = model.get_layer("encoder_code").output
+    assert tuple(code.shape) == (None, 7, 7, 8)
     assert not any(isinstance(layer, keras.layers.Dense) for layer in model.layers)
-    with pytest.raises(ValueError, match="divisible by 4"):
-        autoencoder.build_autoencoder((30, 30, 1))
+    any_size = lecture.build_autoencoder((None, None, 1))
+    any_size.set_weights(model.get_weights())
+    assert any_size(np.zeros((1, 56, 84, 1), np.float32)).shape == (1, 56, 84, 1)
+
+
+def test_lecture_dense_autoencoder_refuses_other_sizes():
+    """The dense bottleneck ties the model to its input size; the lecture shows the refusal."""
+    dense = lecture.build_dense_autoencoder((28, 28, 1))
+    with pytest.raises(ValueError, match="incompatible"):
+        dense(np.zeros((1, 56, 84, 1), np.float32))
+    with pytest.raises(ValueError):
+        lecture.build_dense_autoencoder((None, None, 1))
+
+
+def test_lecture_colouriser_and_classifier_shapes():
+    """Two colour channels in (-1, 1) per pixel; one probability vector per pixel."""
+    colour = lecture.build_colouriser()(np.ones((1, 40, 24, 1), np.float32))
+    assert colour.shape == (1, 40, 24, 2) and np.abs(np.asarray(colour)).max() < 1
+    probabilities = lecture.build_pixel_classifier((32, 32, 1), 5)(np.ones((2, 32, 32, 1)))
+    np.testing.assert_allclose(np.asarray(probabilities).sum(axis=-1), 1, atol=1e-5)
 
 
 def test_module_noise_and_psnr_errors():

@@ -1,11 +1,18 @@
 """The checks of topic 05 accept every correct block and name each classic mistake."""
 
+import check_harness
 import keras
 import pytest
 
-from course_utils import resnet
-from course_utils.checks import CheckFailed
 from course_utils.checks import resnet_blocks as checks_resnet
+from course_utils.lectures import resnet_blocks as resnet
+
+
+def expect_failure(check, answer, exercise, hint):
+    """The check fails with one line naming the hint, in the notebook and when graded."""
+    message = check_harness.fails_with(check, answer, hint)
+    assert message.startswith(f"Exercise {exercise}: "), message
+
 
 # ---- building pieces for right and wrong blocks ----
 
@@ -122,8 +129,8 @@ def identity_returns_model(x, filters):
 
 @pytest.mark.parametrize("block", [identity_functional, identity_sequential, identity_ops])
 def test_identity_check_accepts_every_correct_block(block, capsys):
-    assert checks_resnet.check_identity_block(block)
-    assert checks_resnet.check_identity_block_hidden(block)
+    assert check_harness.passes(checks_resnet.check_identity_block, block)
+    assert check_harness.passes(checks_resnet.check_identity_block_hidden, block)
     assert "Exercise 1 passed" in capsys.readouterr().out
 
 
@@ -143,9 +150,7 @@ def test_identity_check_accepts_every_correct_block(block, capsys):
     ],
 )
 def test_identity_check_names_each_mistake(block, hint):
-    with pytest.raises(CheckFailed, match="^Exercise 1: ") as caught:
-        checks_resnet.check_identity_block(block)
-    assert hint in str(caught.value)
+    expect_failure(checks_resnet.check_identity_block, block, 1, hint)
 
 
 def test_unfinished_exercise_is_not_turned_into_a_hint():
@@ -215,8 +220,8 @@ def projection_after_relu(x, filters, strides):
     "block", [projection_functional, projection_without_shortcut_bn, projection_sequential]
 )
 def test_projection_check_accepts_every_correct_block(block, capsys):
-    assert checks_resnet.check_projection_block(block)
-    assert checks_resnet.check_projection_block_hidden(block)
+    assert check_harness.passes(checks_resnet.check_projection_block, block)
+    assert check_harness.passes(checks_resnet.check_projection_block_hidden, block)
     assert "Exercise 2 passed" in capsys.readouterr().out
 
 
@@ -231,9 +236,7 @@ def test_projection_check_accepts_every_correct_block(block, capsys):
     ],
 )
 def test_projection_check_names_each_mistake(block, hint):
-    with pytest.raises(CheckFailed, match="^Exercise 2: ") as caught:
-        checks_resnet.check_projection_block(block)
-    assert hint in str(caught.value)
+    expect_failure(checks_resnet.check_projection_block, block, 2, hint)
 
 
 # ---- stages ----
@@ -300,8 +303,8 @@ def stage_one_block_short(x, filters, blocks, strides):
 
 @pytest.mark.parametrize("stage", [stage_right, stage_explicit])
 def test_stage_check_accepts_correct_stages(stage, capsys):
-    assert checks_resnet.check_residual_stage(stage)
-    assert checks_resnet.check_residual_stage_hidden(stage)
+    assert check_harness.passes(checks_resnet.check_residual_stage, stage)
+    assert check_harness.passes(checks_resnet.check_residual_stage_hidden, stage)
     assert "Exercise 3 passed" in capsys.readouterr().out
 
 
@@ -315,15 +318,20 @@ def test_stage_check_accepts_correct_stages(stage, capsys):
     ],
 )
 def test_stage_check_names_each_mistake(stage, hint):
-    with pytest.raises(CheckFailed, match="^Exercise 3: ") as caught:
-        checks_resnet.check_residual_stage(stage)
-    assert hint in str(caught.value)
+    expect_failure(checks_resnet.check_residual_stage, stage, 3, hint)
 
 
 def test_stage_hidden_check_catches_a_missing_projection_when_only_channels_change():
-    checks_resnet.check_residual_stage(stage_projection_only_for_stride)  # visible cases pass
-    with pytest.raises(CheckFailed, match="changes the channels to `filters`, with a 1x1"):
-        checks_resnet.check_residual_stage_hidden(stage_projection_only_for_stride)
+    # The visible cases pass; the hidden one changes the channels at stride 1.
+    assert check_harness.passes(
+        checks_resnet.check_residual_stage, stage_projection_only_for_stride
+    )
+    expect_failure(
+        checks_resnet.check_residual_stage_hidden,
+        stage_projection_only_for_stride,
+        3,
+        "changes the channels to `filters`, with a 1x1",
+    )
 
 
 # ---- parameter counts ----
@@ -384,9 +392,11 @@ def returns_float_string(in_channels, filters, strides):
 
 
 def test_parameter_check_accepts_right_counts(capsys):
-    assert checks_resnet.check_block_parameters(parameters_right)
-    assert checks_resnet.check_block_parameters_hidden(parameters_right)
-    assert checks_resnet.check_block_parameters(lambda *a: float(parameters_right(*a)))
+    assert check_harness.passes(checks_resnet.check_block_parameters, parameters_right)
+    assert check_harness.passes(checks_resnet.check_block_parameters_hidden, parameters_right)
+    assert check_harness.passes(
+        checks_resnet.check_block_parameters, lambda *a: float(parameters_right(*a))
+    )
     assert "Exercise 4 passed" in capsys.readouterr().out
 
 
@@ -403,11 +413,22 @@ def test_parameter_check_accepts_right_counts(capsys):
     ],
 )
 def test_parameter_check_names_each_mistake(function, hint):
-    with pytest.raises(CheckFailed, match="^Exercise 4: ") as caught:
-        checks_resnet.check_block_parameters(function)
-    assert hint in str(caught.value)
+    expect_failure(checks_resnet.check_block_parameters, function, 4, hint)
 
 
 def test_parameter_check_catches_a_projection_in_an_identity_block():
-    with pytest.raises(CheckFailed, match="only needed when the channels or the stride change"):
-        checks_resnet.check_block_parameters(projection_always)
+    expect_failure(
+        checks_resnet.check_block_parameters,
+        projection_always,
+        4,
+        "only needed when the channels or the stride change",
+    )
+
+
+def test_a_block_with_a_lambda_layer_is_refused_not_run():
+    """The judge rebuilds the block from Keras' own classes only: a Lambda is named, not run."""
+
+    def identity_lambda(x, filters):
+        return keras.layers.Lambda(lambda y: y)(resnet.identity_block(x, filters))
+
+    expect_failure(checks_resnet.check_identity_block, identity_lambda, 1, "no Lambda")
