@@ -19,14 +19,13 @@ Each pair trains on the same scenes, split and number of epochs.
 
 import time
 
-from course_utils import backbone, config, digit_scenes, segmentation, unet
+from course_utils import backbone, config, digit_scenes, segmentation
 
 # course_utils.lectures.fcn_vgg (the FCN heads as the lecture writes them) is imported inside the
 # functions: it loads Keras, which must wait for config.seed_everything().
 
 TUTORIAL_SKIPS = ("block1_pool", "block2_pool", "block3_pool", "block4_pool")
 # U-Net's skips: the features before each pooling, strides 1, 2, 4, 8 and 16.
-NOTEBOOK_WIDTHS = (8, 16, 32, 64, 128)  # notebooks/06's WIDTHS, bottleneck last
 COURSE_SKIPS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 
 
@@ -218,13 +217,16 @@ def copied_recipe_post_mortem(scenes=600, epochs=8):
 
 
 def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 128, 128)):
-    """The course's U-Net decoder on the frozen backbone, for the like-for-like comparison.
+    """The U-Net lecture's decoder on the frozen backbone, for the like-for-like comparison.
 
-    As in :func:`unet.build_unet`: the skips are the features just before each pooling (strides
-    1 to 16), a trainable ``conv_pair`` bottleneck on the last pooling (stride 32), then one
-    ``decoder_level`` per skip (transposed convolution x2, concatenation, two convolutions).
+    As in ``course_utils.lectures.unet.build_unet``: the skips are the features just before each
+    pooling (strides 1 to 16), a trainable ``conv_block`` bottleneck on the last pooling (stride
+    32), then one ``decoder_level`` per skip (transposed convolution x2, concatenation, two
+    convolutions).
     """
     import keras
+
+    from course_utils.lectures import unet
 
     if len(widths) != len(COURSE_SKIPS) + 1:
         raise ValueError(f"give {len(COURSE_SKIPS) + 1} widths, one per skip and the bottleneck.")
@@ -232,45 +234,55 @@ def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 12
     encoder.trainable = False
     inputs = keras.Input(shape=frozen_backbone.input_shape[1:])
     *skips, x = encoder(inputs)
-    x = unet.conv_pair(x, widths[-1], name="bottleneck")
+    x = unet.conv_block(x, widths[-1], "bottleneck")
     for level in reversed(range(len(skips))):
-        x = unet.decoder_level(x, skips[level], widths[level], name=f"up{level + 1}")
+        x = unet.decoder_level(x, skips[level], widths[level], f"up{level + 1}")
     outputs = keras.layers.Conv2D(num_classes, 1, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name="course_decoder")
 
 
 def fit_course_unet(model, scenes, epochs, batch_size=32):
-    """notebooks/06's recipe: cross-entropy plus soft Dice, Adam on a cosine schedule from 5e-3."""
-    loss = unet.combined_loss(scenes.masks, digit_scenes.NUM_SCENE_CLASSES)
-    schedule = unet.cosine_schedule(0.005, epochs, len(scenes.masks), batch_size)
-    _, seconds = segmentation.fit_segmenter(
-        model, scenes, epochs=epochs, batch_size=batch_size, learning_rate=schedule, loss=loss
-    )
+    """notebooks/06's exported recipe (``unet.fit_scenes``): cross-entropy plus Dice, warm-up
+    and cosine. Returns the training seconds."""
+    from course_utils.lectures import unet
+
+    _, seconds = unet.fit_scenes(model, scenes.images, scenes.masks, epochs, batch_size)
     return seconds
+
+
+def _unet_scenes(mode):
+    """notebooks/06's scenes: its NUM_TRAIN and NUM_TEST in each mode."""
+    train_count, test_count = {"fast": (256, 64), "default": (3000, 500)}.get(mode, (3000, 500))
+    train = digit_scenes.make_digit_scenes(train_count, split="train")
+    return train, digit_scenes.make_digit_scenes(test_count, split="test")
 
 
 def compare_unet(mode=None, epochs=None, seed=None):
     """The TF tutorial's decoder on the frozen backbone against two course models.
 
-    ``scratch``: the U-Net as notebooks/06 teaches it (its widths, trained end to end with its
-    recipe); ``decoder``: the course's decoder on the tutorial's frozen backbone, the like-for-like
-    swap. Returns ``{model: {"mean_iou", "seconds"}}`` for ``scratch``, ``decoder``, ``tutorial``.
-    ``seed`` defaults to the run's seed (``config.run_seed()``).
+    ``scratch``: the U-Net of notebooks/06, built and trained by its exported code
+    (``course_utils.lectures.unet``) on its scenes for its epochs; ``decoder``: the lecture's
+    decoder on the tutorial's frozen backbone, the like-for-like swap. Returns
+    ``{model: {"mean_iou", "seconds"}}`` for ``scratch``, ``decoder``, ``tutorial``. ``seed``
+    defaults to the run's seed (``config.run_seed()``), and each model starts from it, as in the
+    notebook.
     """
+    from course_utils.lectures import unet
+
     mode = mode or config.mode()
-    epochs = epochs or {"fast": 1, "default": 12, "full": 12}[mode]
-    config.seed_everything(seed)
-    train, test = _scenes(mode)
+    epochs = epochs or {"fast": 1, "default": 10, "full": 10}[mode]  # notebooks/06's EPOCHS
+    seed = config.seed_everything(seed)
+    train, test = _unet_scenes(mode)
     frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
-    models = {
-        "scratch": unet.build_unet(
-            digit_scenes.NUM_SCENE_CLASSES, train.images.shape[1:], widths=NOTEBOOK_WIDTHS
-        ),
-        "decoder": build_course_decoder(digit_scenes.NUM_SCENE_CLASSES, frozen),
-        "tutorial": build_tutorial_decoder(digit_scenes.NUM_SCENE_CLASSES, frozen),
+    builders = {
+        "scratch": lambda: unet.build_unet(digit_scenes.NUM_SCENE_CLASSES, train.images.shape[1:]),
+        "decoder": lambda: build_course_decoder(digit_scenes.NUM_SCENE_CLASSES, frozen),
+        "tutorial": lambda: build_tutorial_decoder(digit_scenes.NUM_SCENE_CLASSES, frozen),
     }
     rows = {}
-    for name, model in models.items():
+    for name, build in builders.items():
+        config.seed_everything(seed)
+        model = build()
         if name == "tutorial":
             seconds = fit_tutorial(model, train.images, train.masks, epochs)
         else:

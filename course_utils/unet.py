@@ -1,141 +1,22 @@
-"""U-Net with concatenated skips, joint augmentation of image and mask, dilated convolutions.
+"""Topic 06's helpers that are not its networks: joint augmentation, shape tables and costs.
 
-* :func:`build_unet`: the contracting path (two 3x3 convolutions, then 2x2 max pooling, the
-  width doubling at each level), a bottleneck, and the expanding path (2x2 transposed
-  convolution, concatenation with the skip of the same resolution, two 3x3 convolutions), then
-  a 1x1 convolution to class probabilities. ``padding="same"`` keeps sizes aligned, so no
-  cropping is needed; :func:`center_crop` is the original paper's valid-padding alternative.
-* :func:`shape_table`: what each level outputs, for the "shapes through both paths" slide.
+The U-Net, SegNet, the Dice loss, the context module and the training recipe are written in
+``notebooks/06_unet.ipynb`` and exported to :mod:`course_utils.lectures.unet`; this module has
+what the lecture uses around them:
+
 * :func:`augment_pair` and :func:`augmented_dataset`: one random transform applied to an image
-  and its mask alike (nearest-neighbour for the mask, so labels stay labels).
-* :func:`context_module` (Yu and Koltun's basic module, dilations 1, 1, 2, 4, 8, 16, 1 then a
-  1x1), :func:`dilated_fields`, :func:`conv_macs`, and :func:`pooling_network` /
-  :func:`dilated_network`, the same convolutions with pooling or with dilation.
+  and its mask alike (the mask moved pixel for pixel, so labels stay labels);
+* :func:`shape_table`: what each level of a U-Net or SegNet outputs, down the U and back up;
+* :func:`conv_macs`, :func:`bytes_per_image` and :func:`time_forward`: what a network costs in
+  multiply-adds, in memory carried from encoder to decoder, and in time.
 """
 
 import time
 
 import numpy as np
 
-from course_utils import arith
-
-CONTEXT_DILATIONS = (1, 1, 2, 4, 8, 16, 1)
-
-
-def conv_pair(x, filters, batch_norm=True, name=None):
-    """Two 3x3 same-padded convolutions, each followed by (batch norm and) ReLU."""
-    import keras
-
-    for index in (1, 2):
-        layer_name = None if name is None else f"{name}_conv{index}"
-        x = keras.layers.Conv2D(
-            filters, 3, padding="same", use_bias=not batch_norm, name=layer_name
-        )(x)
-        if batch_norm:
-            # momentum 0.9 so the inference statistics keep up in runs of a few epochs.
-            bn_name = None if name is None else f"{name}_bn{index}"
-            x = keras.layers.BatchNormalization(momentum=0.9, name=bn_name)(x)
-        x = keras.layers.ReLU(name=None if name is None else f"{name}_relu{index}")(x)
-    return x
-
-
-def encoder_level(x, filters, batch_norm=True, name=None):
-    """One contracting level: returns ``(skip, down)``, the full-resolution features and pooled."""
-    import keras
-
-    skip = conv_pair(x, filters, batch_norm, name)
-    down = keras.layers.MaxPooling2D(2, name=None if name is None else f"{name}_pool")(skip)
-    return skip, down
-
-
-def decoder_level(x, skip, filters, batch_norm=True, name=None):
-    """One expanding level: upsample by 2, concatenate the skip on channels, two convolutions."""
-    import keras
-
-    up = keras.layers.Conv2DTranspose(
-        filters, 2, strides=2, name=None if name is None else f"{name}_up"
-    )(x)
-    x = keras.layers.Concatenate(axis=-1, name=None if name is None else f"{name}_concat")(
-        [up, skip]
-    )
-    return conv_pair(x, filters, batch_norm, name)
-
-
-def _check_unet_arguments(input_shape, levels, width):
-    """One-line errors for sizes a U-Net cannot take."""
-    if not isinstance(levels, int) or levels < 1:
-        raise ValueError(f"levels must be a positive integer, got {levels!r}.")
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}.")
-    factor = 2**levels
-    for size in input_shape[:2]:
-        if size is not None and size % factor:
-            raise ValueError(
-                f"input size {tuple(input_shape[:2])} must be a multiple of 2**levels = {factor} "
-                f"({levels} poolings): pad or crop the images, or use fewer levels."
-            )
-
-
-def unet_widths(levels=4, width=8):
-    """The classic widths: ``width * 2**level`` for each level, then the bottleneck's."""
-    return tuple(width * 2**level for level in range(levels + 1))
-
-
-def build_unet(
-    num_classes=11,
-    input_shape=(64, 64, 1),
-    levels=4,
-    width=8,
-    widths=None,
-    batch_norm=True,
-    name="unet",
-):
-    """A U-Net: ``levels`` poolings, concatenated skips.
-
-    Widths double at each level from ``width`` (``widths`` sets them all, bottleneck last: the
-    full-resolution level is the costly one, so it pays to keep it narrow).
-    """
-    import keras
-
-    widths = unet_widths(levels, width) if widths is None else tuple(widths)
-    levels = len(widths) - 1
-    _check_unet_arguments(input_shape, levels, min(widths))
-    inputs = keras.Input(input_shape, name="image")
-    x, skips = inputs, []
-    for level in range(levels):
-        skip, x = encoder_level(x, widths[level], batch_norm, name=f"down{level + 1}")
-        skips.append(skip)
-    x = conv_pair(x, widths[-1], batch_norm, name="bottleneck")
-    for level in reversed(range(levels)):
-        x = decoder_level(x, skips[level], widths[level], batch_norm, name=f"up{level + 1}")
-    outputs = keras.layers.Conv2D(num_classes, 1, activation="softmax", name="classes")(x)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def shape_table(model):
-    """``[(level, output shape)]`` of a :func:`build_unet` model, down the U and back up."""
-    rows = []
-    for layer in model.layers:
-        name = layer.name
-        if name in ("image", "classes") or name.endswith(("_relu2", "_pool", "_up", "_concat")):
-            rows.append((name, tuple(layer.output.shape[1:])))
-    return rows
-
-
-def center_crop(skip, height, width):
-    """The central ``height`` x ``width`` window of NHWC ``skip`` (the paper's valid U-Net).
-
-    When the difference is odd the extra row or column is cut at the bottom or right, as
-    ``Cropping2D`` and ``tf.image.resize_with_crop_or_pad`` do.
-    """
-    top = (skip.shape[1] - height) // 2
-    left = (skip.shape[2] - width) // 2
-    if top < 0 or left < 0:
-        raise ValueError(
-            f"cannot crop {tuple(skip.shape[1:3])} to a larger {(height, width)}: "
-            f"crop the skip, not the upsampled map."
-        )
-    return skip[:, top : top + height, left : left + width, :]
+# Bits a switch needs: which of the 4 positions of its 2x2 window held the maximum.
+SWITCH_BITS = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,113 +63,108 @@ def augmented_dataset(images, masks, batch_size, seed=0, max_shift=6, flip=False
 
 
 # ---------------------------------------------------------------------------------------------
-# Losses
+# Shapes and costs
 
 
-def soft_dice_loss(num_classes, smooth=1.0):
-    """1 - mean over classes of the soft Dice coefficient, summed over batch and pixels."""
-    import keras
+def shape_table(model):
+    """``[(layer, output shape)]`` of a U-Net or SegNet of the lecture, down the U and back up.
 
-    def loss(y_true, y_pred):
-        """Soft Dice loss of integer masks against class probabilities."""
-        y_true = keras.ops.cast(keras.ops.reshape(y_true, keras.ops.shape(y_pred)[:-1]), "int32")
-        truth = keras.ops.one_hot(y_true, num_classes)
-        axes = (0, 1, 2)
-        intersection = keras.ops.sum(truth * y_pred, axis=axes)
-        total = keras.ops.sum(truth, axis=axes) + keras.ops.sum(y_pred, axis=axes)
-        dice = (2.0 * intersection + smooth) / (total + smooth)
-        return 1.0 - keras.ops.mean(dice)
-
-    loss.__name__ = "soft_dice"
-    return loss
+    One row per level output: the image, each level's last ReLU, each pooling (pooled values
+    only), each upsampling and concatenation, and the class probabilities.
+    """
+    rows = []
+    for layer in model.layers:
+        name = layer.name
+        ends = ("_relu2", "_pool", "_up", "_unpool", "_concat")
+        if name in ("image", "classes") or name.endswith(ends):
+            output = layer.output[0] if isinstance(layer.output, list | tuple) else layer.output
+            rows.append((name, tuple(output.shape[1:])))
+    return rows
 
 
-def combined_loss(masks, num_classes, smooth=1.0):
-    """The course's weighted cross-entropy (sqrt inverse frequency) plus the soft Dice loss."""
-    from course_utils.lectures import fcn_vgg
-
-    cross_entropy = fcn_vgg.weighted_crossentropy(fcn_vgg.class_weights(masks, num_classes))
-    dice = soft_dice_loss(num_classes, smooth)
-
-    def loss(y_true, y_pred):
-        """Cross-entropy keeps every pixel right; Dice keeps the small classes in view."""
-        return cross_entropy(y_true, y_pred) + dice(y_true, y_pred)
-
-    loss.__name__ = "crossentropy_plus_dice"
-    return loss
+def skips(model):
+    """The maps a lecture U-Net hands from encoder to decoder: each contracting level's output."""
+    return [
+        layer.output
+        for layer in model.layers
+        if layer.name.startswith("down") and layer.name.endswith("_relu2")
+    ]
 
 
-def dice_numpy(masks, probabilities, smooth=1.0):
-    """Reference soft Dice loss in NumPy (masks (N, H, W) ints, probabilities (N, H, W, C))."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    truth = np.eye(probabilities.shape[-1])[np.asarray(masks, dtype=int)]
-    intersection = np.sum(truth * probabilities, axis=(0, 1, 2))
-    total = np.sum(truth, axis=(0, 1, 2)) + np.sum(probabilities, axis=(0, 1, 2))
-    return float(1.0 - np.mean((2 * intersection + smooth) / (total + smooth)))
+def switches(model):
+    """The switches a lecture SegNet hands from encoder to decoder: each pooling's indices."""
+    return [
+        layer.output[1]
+        for layer in model.layers
+        if layer.name.endswith("_pool") and isinstance(layer.output, list | tuple)
+    ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Training
+def level_view(model):
+    """The same model with each level's layers grouped into one nested model, to be drawn.
 
-
-def cosine_schedule(initial, epochs, examples, batch_size):
-    """Cosine decay from ``initial`` to zero over every step of the run."""
-    import keras
-
-    steps = max(epochs * int(np.ceil(examples / batch_size)), 1)
-    return keras.optimizers.schedules.CosineDecay(initial, decay_steps=steps)
-
-
-def fit_augmented(
-    model, images, masks, epochs, batch_size=32, learning_rate=3e-3, seed=0, flip=False
-):
-    """The course recipe (Adam, sqrt class weights, cosine schedule) on augmented batches.
-
-    Returns ``(history, seconds)`` like ``segmentation.fit_segmenter``.
+    A level is the layers whose names share the part before the first ``_`` (``down1``,
+    ``bottleneck``, ``up1``, ``classes``); the grouped model shares the original's layers, so a
+    drawing of it shows the levels and the tensors that pass between them, skips included.
     """
     import keras
 
-    from course_utils import progress
-    from course_utils.lectures import fcn_vgg
-
-    num_classes = int(model.output_shape[-1])
-    weights = fcn_vgg.class_weights(masks, num_classes)
-    schedule = cosine_schedule(learning_rate, epochs, len(images), batch_size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule), loss=fcn_vgg.weighted_crossentropy(weights)
-    )
-    dataset = augmented_dataset(images, masks, batch_size, seed, flip=flip)
-    started = time.perf_counter()
-    history = model.fit(
-        dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=[progress.EpochBar()]
-    )  # the dataset shuffles itself; shuffle=False only tells Keras not to warn
-    return history, time.perf_counter() - started
-
-
-# ---------------------------------------------------------------------------------------------
-# Dilated convolutions
-
-
-def dilated_fields(dilations, kernel_size=3):
-    """Receptive field after each stride-1 convolution of a dilated stack."""
-    return arith.receptive_fields([(kernel_size, 1, dilation) for dilation in dilations])
+    groups = {}
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            groups.setdefault(layer.name.split("_")[0], []).append(layer)
+    made_by = {}
+    for prefix, layers in groups.items():
+        for layer in layers:
+            for tensor in keras.tree.flatten(layer.output):
+                made_by[id(tensor)] = prefix
+    image = keras.Input(model.input.shape[1:], name=model.input.name)
+    renamed = {id(model.input): image}
+    for prefix, layers in groups.items():
+        inputs = _group_inputs(layers, made_by, prefix)
+        outputs = _group_outputs(model, groups, layers, made_by, prefix)
+        level = keras.Model(inputs, outputs, name=prefix)
+        results = keras.tree.flatten(level([renamed[id(tensor)] for tensor in inputs]))
+        renamed.update({id(tensor): result for tensor, result in zip(outputs, results)})
+    return keras.Model(image, renamed[id(model.output)], name=f"{model.name}_levels")
 
 
-def context_module(x, channels=None, dilations=CONTEXT_DILATIONS, name="context"):
-    """Yu and Koltun's basic context module: dilated 3x3 convolutions and a 1x1, same size out."""
+def _consumed(layer):
+    """The tensors a layer was called on, in order."""
     import keras
 
-    channels = x.shape[-1] if channels is None else channels
-    for index, dilation in enumerate(dilations, start=1):
-        x = keras.layers.Conv2D(
-            channels,
-            3,
-            padding="same",
-            dilation_rate=dilation,
-            activation="relu",
-            name=f"{name}_{index}_d{dilation}",
-        )(x)
-    return keras.layers.Conv2D(channels, 1, name=f"{name}_{len(dilations) + 1}_1x1")(x)
+    return keras.tree.flatten(layer._inbound_nodes[0].input_tensors)
+
+
+def _group_inputs(layers, made_by, prefix):
+    """Tensors a level reads that another level (or the image) made, each once, in order."""
+    inputs = []
+    for layer in layers:
+        for tensor in _consumed(layer):
+            if made_by.get(id(tensor)) != prefix and all(tensor is not t for t in inputs):
+                inputs.append(tensor)
+    return inputs
+
+
+def _group_outputs(model, groups, layers, made_by, prefix):
+    """Tensors a level makes that another level reads or that the model returns."""
+    read_elsewhere = [
+        tensor
+        for other, members in groups.items()
+        if other != prefix
+        for layer in members
+        for tensor in _consumed(layer)
+        if made_by.get(id(tensor)) == prefix
+    ]
+    outputs = []
+    for layer in layers:
+        import keras
+
+        for tensor in keras.tree.flatten(layer.output):
+            wanted = tensor is model.output or any(tensor is t for t in read_elsewhere)
+            if wanted and all(tensor is not t for t in outputs):
+                outputs.append(tensor)
+    return outputs
 
 
 def conv_macs(model):
@@ -299,40 +175,21 @@ def conv_macs(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
             height, width, _ = layer.output.shape[1:]
-            kernel = layer.kernel.shape
-            total += height * width * int(np.prod(kernel))
+            total += height * width * int(np.prod(layer.kernel.shape))
     return int(total)
 
 
-def pooling_network(input_shape=(64, 64, 1), width=16, blocks=3):
-    """Convolutions with 2x2 max pooling between them: the map shrinks, the field grows."""
-    import keras
+def bytes_per_image(tensors, bits=None):
+    """Memory one image's ``tensors`` (symbolic, batch axis first) take, in bytes.
 
-    inputs = keras.Input(input_shape)
-    x = inputs
-    for block in range(blocks):
-        if block:
-            x = keras.layers.MaxPooling2D(2, name=f"pool{block}")(x)
-        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv{block}")(x)
-    return keras.Model(inputs, x, name="pooling")
-
-
-def dilated_network(input_shape=(64, 64, 1), width=16, blocks=3):
-    """The same convolutions with pooling removed and dilation 2**block instead: full size out."""
-    import keras
-
-    inputs = keras.Input(input_shape)
-    x = inputs
-    for block in range(blocks):
-        x = keras.layers.Conv2D(
-            width,
-            3,
-            padding="same",
-            dilation_rate=2**block,
-            activation="relu",
-            name=f"conv{block}_d{2**block}",
-        )(x)
-    return keras.Model(inputs, x, name="dilated")
+    By the tensors' own dtypes, or at ``bits`` per value when given (a switch needs 2 bits).
+    """
+    total = 0.0
+    for tensor in tensors:
+        values = int(np.prod(tensor.shape[1:]))
+        size = np.dtype(str(tensor.dtype)).itemsize if bits is None else bits / 8
+        total += values * size
+    return int(np.ceil(total))
 
 
 def time_forward(model, images, repeats=3):

@@ -1,4 +1,4 @@
-"""U-Net, joint augmentation, Dice loss and dilated convolutions of topic 06."""
+"""Topic 06: the lecture's U-Net, SegNet, Dice and context module, and the library around them."""
 
 import keras
 import numpy as np
@@ -6,10 +6,13 @@ import pytest
 import tensorflow as tf
 
 from course_utils import arith, unet
+from course_utils.checks import _unet_arrays as dice_arrays
+from course_utils.lectures import fcn_vgg
+from course_utils.lectures import unet as lecture
 
 
-def test_unet_keeps_the_resolution_and_doubles_widths():
-    model = unet.build_unet(num_classes=11, input_shape=(32, 32, 1), levels=3, width=4)
+def test_unet_keeps_the_resolution_and_concatenates_its_skips():
+    model = lecture.build_unet(11, (32, 32, 1), widths=(4, 8, 16, 32))
     assert model.output_shape == (None, 32, 32, 11)
     table = dict(unet.shape_table(model))
     assert table["down1_relu2"] == (32, 32, 4)
@@ -19,27 +22,32 @@ def test_unet_keeps_the_resolution_and_doubles_widths():
     assert table["up1_relu2"] == (32, 32, 4)
     probabilities = model(np.zeros((2, 32, 32, 1), np.float32))
     np.testing.assert_allclose(np.sum(probabilities, axis=-1), 1.0, atol=1e-5)
+    assert [tuple(skip.shape[1:]) for skip in unet.skips(model)] == [
+        (32, 32, 4),
+        (16, 16, 8),
+        (8, 8, 16),
+    ]
 
 
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"input_shape": (60, 60, 1), "levels": 4}, "multiple of 2\\*\\*levels = 16"),
-        ({"levels": 0}, "levels must be a positive integer"),
-        ({"width": 2.5}, "width must be a positive integer"),
-    ],
-)
-def test_unet_arguments_are_checked(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        unet.build_unet(**kwargs)
+def test_segnet_unpools_with_switches_and_carries_less():
+    model = lecture.build_segnet(5, (16, 16, 1), widths=(4, 8))
+    assert model.output_shape == (None, 16, 16, 5)
+    switches = unet.switches(model)
+    assert [tuple(s.shape[1:]) for s in switches] == [(8, 8, 4), (4, 4, 8)]
+    skips = [model.get_layer("down1_relu2").output, model.get_layer("down2_relu2").output]
+    # a quarter as many values, at 2 bits instead of 32
+    assert unet.bytes_per_image(switches, bits=2) * 4 * 16 == unet.bytes_per_image(skips)
+    probabilities = model(np.random.default_rng(0).random((2, 16, 16, 1)).astype("float32"))
+    np.testing.assert_allclose(np.sum(probabilities, axis=-1), 1.0, atol=1e-5)
 
 
-def test_center_crop_matches_keras_cropping():
-    skip = np.arange(2 * 9 * 8 * 1, dtype=np.float32).reshape(2, 9, 8, 1)
-    expected = keras.layers.Cropping2D(((1, 2), (1, 2)))(skip)
-    np.testing.assert_array_equal(unet.center_crop(skip, 6, 5), expected)
-    with pytest.raises(ValueError, match="crop the skip"):
-        unet.center_crop(skip, 10, 8)
+def test_level_view_groups_levels_and_keeps_the_function():
+    model = lecture.build_unet(3, (16, 16, 1), widths=(4, 8))
+    grouped = unet.level_view(model)
+    names = [layer.name for layer in grouped.layers[1:]]
+    assert names == ["down1", "bottleneck", "up1", "classes"]
+    images = np.random.default_rng(1).random((2, 16, 16, 1)).astype("float32")
+    np.testing.assert_allclose(grouped(images), model(images), atol=1e-6)
 
 
 def test_joint_augmentation_moves_image_and_mask_together():
@@ -69,29 +77,55 @@ def test_augmented_dataset_batches_and_checks_lengths():
         unet.augmented_dataset(images, masks[:5], batch_size=4)
 
 
-def test_soft_dice_loss_matches_numpy_and_is_zero_when_perfect():
+def test_lecture_dice_matches_numpy_and_is_zero_when_perfect():
     rng = np.random.default_rng(0)
     masks = rng.integers(0, 3, (2, 5, 5))
     logits = rng.normal(size=(2, 5, 5, 4))
     probabilities = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
-    loss = unet.soft_dice_loss(4)(tf.constant(masks), tf.constant(probabilities))
-    assert float(loss) == pytest.approx(unet.dice_numpy(masks, probabilities), abs=1e-5)
+    loss = lecture.dice_loss(tf.constant(masks), tf.constant(probabilities))
+    expected, _ = dice_arrays.dice_reference(masks, probabilities, 1.0)
+    assert float(loss) == pytest.approx(expected, abs=1e-5)
     perfect = np.eye(4, dtype=np.float32)[masks]
-    assert float(unet.soft_dice_loss(4)(masks, perfect)) == pytest.approx(0.0, abs=1e-6)
+    assert float(lecture.dice_loss(masks, perfect)) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_dilated_fields_of_the_lecture():
-    assert unet.dilated_fields([1, 2, 4]) == [3, 7, 15]
-    module = [(3, 1, d) for d in unet.CONTEXT_DILATIONS] + [(1, 1, 1)]
-    assert arith.receptive_fields(module) == [3, 5, 9, 17, 33, 65, 67, 67]
+def test_recipe_adds_dice_to_weighted_crossentropy():
+    rng = np.random.default_rng(1)
+    masks = rng.integers(0, 3, (2, 4, 4))
+    probabilities = np.full((2, 4, 4, 3), 1 / 3, np.float32)
+    weights = fcn_vgg.class_weights(masks, 3)
+    cross_entropy = fcn_vgg.weighted_crossentropy(weights)
+    expected = float(cross_entropy(masks, probabilities)) + float(
+        lecture.dice_loss(masks, probabilities)
+    )
+    combined = lecture.crossentropy_plus_dice(weights)(masks, probabilities)
+    assert float(combined) == pytest.approx(expected, 1e-5)
+
+
+def test_warmup_cosine_rises_then_falls_to_zero():
+    schedule = lecture.warmup_cosine(1e-2, epochs=4, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 25, 40)]
+    assert rates[0] == pytest.approx(0.0) and rates[2] == pytest.approx(1e-2)
+    assert rates[1] < rates[2] and rates[3] < rates[2] and rates[4] == pytest.approx(0, abs=1e-6)
+
+
+def test_fit_scenes_trains_a_tiny_unet():
+    rng = np.random.default_rng(0)
+    images = rng.random((16, 16, 16, 1)).astype(np.float32)
+    masks = (images[..., 0] > 0.5).astype(np.uint8)
+    model = lecture.build_unet(2, (16, 16, 1), widths=(4, 8))
+    history, seconds = lecture.fit_scenes(model, images, masks, epochs=2, batch_size=8)
+    assert len(history.history["loss"]) == 2 and seconds > 0
 
 
 def test_context_module_keeps_resolution_and_channels():
     inputs = keras.Input((20, 24, 6))
-    model = keras.Model(inputs, unet.context_module(inputs))
+    model = keras.Model(inputs, lecture.context_module(inputs))
     assert model.output_shape == (None, 20, 24, 6)
     dilations = [layer.dilation_rate[0] for layer in model.layers[1:]]
     assert dilations == [1, 1, 2, 4, 8, 16, 1, 1]
+    module = [(3, 1, d) for d in lecture.CONTEXT_DILATIONS] + [(1, 1, 1)]
+    assert arith.receptive_fields(module) == [3, 5, 9, 17, 33, 65, 67, 67]
 
 
 def test_conv_macs_counts_output_pixels_times_kernel():
@@ -100,42 +134,7 @@ def test_conv_macs_counts_output_pixels_times_kernel():
     assert unet.conv_macs(keras.Model(inputs, outputs)) == 4 * 4 * 3 * 3 * 2 * 4
 
 
-def test_dilation_instead_of_pooling_keeps_size_and_costs_more():
-    pooled = unet.pooling_network((32, 32, 1), width=4)
-    dilated = unet.dilated_network((32, 32, 1), width=4)
-    assert pooled.output_shape == (None, 8, 8, 4)
-    assert dilated.output_shape == (None, 32, 32, 4)
-    assert unet.conv_macs(dilated) > 3 * unet.conv_macs(pooled)
-    images = np.zeros((4, 32, 32, 1), np.float32)
-    assert unet.time_forward(dilated, images, repeats=1) > 0
-
-
-def test_fit_augmented_trains_a_tiny_unet():
-    rng = np.random.default_rng(0)
-    images = rng.random((16, 16, 16, 1)).astype(np.float32)
-    masks = (images[..., 0] > 0.5).astype(np.uint8)
-    model = unet.build_unet(num_classes=2, input_shape=(16, 16, 1), levels=2, width=4)
-    history, seconds = unet.fit_augmented(model, images, masks, epochs=2, batch_size=8)
-    assert len(history.history["loss"]) == 2 and seconds > 0
-
-
-def test_unet_widths_can_be_set_level_by_level():
-    model = unet.build_unet(num_classes=3, input_shape=(16, 16, 1), widths=(4, 12, 24))
-    table = dict(unet.shape_table(model))
-    assert table["down2_relu2"] == (8, 8, 12)
-    assert table["bottleneck_relu2"] == (4, 4, 24)
-    assert model.output_shape == (None, 16, 16, 3)
-    assert unet.unet_widths(3, 8) == (8, 16, 32, 64)
-
-
-def test_combined_loss_adds_dice_to_weighted_crossentropy():
-    from course_utils.lectures import fcn_vgg
-
-    rng = np.random.default_rng(1)
-    masks = rng.integers(0, 3, (2, 4, 4))
-    probabilities = np.full((2, 4, 4, 3), 1 / 3, np.float32)
-    cross_entropy = fcn_vgg.weighted_crossentropy(fcn_vgg.class_weights(masks, 3))
-    expected = float(cross_entropy(masks, probabilities)) + unet.dice_numpy(masks, probabilities)
-    assert float(unet.combined_loss(masks, 3)(masks, probabilities)) == pytest.approx(
-        expected, 1e-5
-    )
+def test_time_forward_is_positive():
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
+    assert unet.time_forward(model, np.zeros((4, 8, 8, 1), np.float32), repeats=1) > 0

@@ -1,13 +1,17 @@
-"""The checks of topic 06 accept every correct answer and name each classic mistake."""
+"""The checks of topic 06 accept every correct answer and name each classic mistake, in the
+notebook and in grading alike (through the shared harness)."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from check_harness import fails_with, passes
 
-from course_utils import arith, unet
-from course_utils.checks import CheckFailed
+from course_utils.checks import _unet_arrays as checks_arrays
+from course_utils.checks import _unet_segnet as checks_segnet
 from course_utils.checks import unet as checks_unet
+from course_utils.lectures import conv2d_transpose
+from course_utils.lectures import unet as lecture
 
 
 def conv(filters, kernel_size=3, activation=None, padding="same"):
@@ -15,20 +19,28 @@ def conv(filters, kernel_size=3, activation=None, padding="same"):
     return keras.layers.Conv2D(filters, kernel_size, padding=padding, activation=activation)
 
 
-def expect_failure(check, function, exercise, hint):
-    """The check fails with a one-line message naming the hint."""
-    with pytest.raises(CheckFailed, match=f"^Exercise {exercise}: ") as caught:
-        check(function)
-    assert hint in str(caught.value)
-    assert "\n" not in str(caught.value)
+def both(check_pair, answer):
+    """The public and the hidden check both pass, in the notebook and in grading."""
+    public, hidden = check_pair
+    return passes(public, answer) and passes(hidden, answer)
+
+
+ENCODER_CHECKS = (checks_unet.check_encoder_level, checks_unet.check_encoder_level_hidden)
+DECODER_CHECKS = (checks_unet.check_decoder_level, checks_unet.check_decoder_level_hidden)
+CROP_CHECKS = (checks_unet.check_center_crop, checks_unet.check_center_crop_hidden)
+DICE_CHECKS = (checks_unet.check_dice_loss, checks_unet.check_dice_loss_hidden)
+STAGE_CHECKS = (
+    checks_unet.check_segnet_decoder_stage,
+    checks_unet.check_segnet_decoder_stage_hidden,
+)
 
 
 # ---- Exercise 1: encoder level ----
 
 
-def encoder_course(x, filters):
-    """The course's level (batch norm, no bias)."""
-    return unet.encoder_level(x, filters)
+def encoder_lecture(x, filters):
+    """The lecture's level (batch norm, no bias)."""
+    return lecture.encoder_level(x, filters, "level")
 
 
 def encoder_plain(x, filters):
@@ -70,10 +82,22 @@ def encoder_no_last_relu(x, filters):
     return skip, keras.layers.MaxPooling2D()(skip)
 
 
+def encoder_no_first_relu(x, filters):
+    """Mistake: no ReLU after the first convolution."""
+    skip = conv(filters, activation="relu")(conv(filters)(x))
+    return skip, keras.layers.MaxPooling2D()(skip)
+
+
 def encoder_valid(x, filters):
     """Mistake: valid padding."""
     skip = conv(filters, activation="relu", padding="valid")(x)
     skip = conv(filters, activation="relu", padding="valid")(skip)
+    return skip, keras.layers.MaxPooling2D()(skip)
+
+
+def encoder_one_conv(x, filters):
+    """Mistake: one convolution."""
+    skip = conv(filters, activation="relu")(x)
     return skip, keras.layers.MaxPooling2D()(skip)
 
 
@@ -82,11 +106,20 @@ def encoder_one_output(x, filters):
     return encoder_plain(x, filters)[1]
 
 
-@pytest.mark.parametrize("level", [encoder_course, encoder_plain, encoder_sequential])
-def test_encoder_check_accepts_correct_levels(level, capsys):
-    assert checks_unet.check_encoder_level(level)
-    assert checks_unet.check_encoder_level_hidden(level)
-    assert "Exercise 1 passed" in capsys.readouterr().out
+def encoder_lambda(x, filters):
+    """Mistake for grading: a Lambda layer the grader must not rebuild."""
+    skip = conv(filters, activation="relu")(conv(filters, activation="relu")(x))
+    return skip, keras.layers.Lambda(lambda t: keras.ops.max_pool(t, 2, 2))(skip)
+
+
+def encoder_crashes(x, filters):
+    """Mistake: a typo that raises."""
+    return keras.layers.Conv2D(filters, 3, paddin="same")(x), x
+
+
+@pytest.mark.parametrize("level", [encoder_lecture, encoder_plain, encoder_sequential])
+def test_encoder_check_accepts_correct_levels(level):
+    assert both(ENCODER_CHECKS, level)
 
 
 @pytest.mark.parametrize(
@@ -96,20 +129,24 @@ def test_encoder_check_accepts_correct_levels(level, capsys):
         (encoder_pooled_skip, "the skip is pooled"),
         (encoder_average, "average pooling"),
         (encoder_no_last_relu, "no ReLU after the second convolution"),
+        (encoder_no_first_relu, "no ReLU after the first convolution"),
         (encoder_valid, "padding='same'"),
+        (encoder_one_conv, "expected two 3x3 convolutions"),
         (encoder_one_output, "return two tensors"),
+        (encoder_lambda, "the grader cannot rebuild"),
+        (encoder_crashes, "encoder_level(x, filters) failed"),
     ],
 )
 def test_encoder_check_names_each_mistake(level, hint):
-    expect_failure(checks_unet.check_encoder_level, level, 1, hint)
+    fails_with(checks_unet.check_encoder_level, level, hint)
 
 
 # ---- Exercise 2: decoder level ----
 
 
-def decoder_course(x, skip, filters):
-    """Conv2DTranspose, concatenation, two convolutions with batch norm."""
-    return unet.decoder_level(x, skip, filters)
+def decoder_lecture(x, skip, filters):
+    """The lecture's level: Conv2DTranspose, concatenation, two convolutions with batch norm."""
+    return lecture.decoder_level(x, skip, filters, "level")
 
 
 def decoder_upsampling(x, skip, filters):
@@ -165,11 +202,14 @@ def decoder_no_upsampling(x, skip, filters):
     return conv(filters, activation="relu")(conv(filters, activation="relu")(merged))
 
 
-@pytest.mark.parametrize("level", [decoder_course, decoder_upsampling, decoder_upsampling_only])
-def test_decoder_check_accepts_correct_levels(level, capsys):
-    assert checks_unet.check_decoder_level(level)
-    assert checks_unet.check_decoder_level_hidden(level)
-    assert "Exercise 2 passed" in capsys.readouterr().out
+def decoder_tuple(x, skip, filters):
+    """Mistake: returns the output with the skip."""
+    return decoder_lecture(x, skip, filters), skip
+
+
+@pytest.mark.parametrize("level", [decoder_lecture, decoder_upsampling, decoder_upsampling_only])
+def test_decoder_check_accepts_correct_levels(level):
+    assert both(DECODER_CHECKS, level)
 
 
 @pytest.mark.parametrize(
@@ -182,10 +222,18 @@ def test_decoder_check_accepts_correct_levels(level, capsys):
         (decoder_one_conv, "two 3x3 convolutions"),
         (decoder_shifted_skip, "aligned with the upsampled map"),
         (decoder_no_upsampling, "concatenate the upsampled map and the skip on the channel"),
+        (decoder_tuple, "should return the output tensor"),
     ],
 )
 def test_decoder_check_names_each_mistake(level, hint):
-    expect_failure(checks_unet.check_decoder_level, level, 2, hint)
+    fails_with(checks_unet.check_decoder_level, level, hint)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_skip_alignment_holds_over_weight_seeds(seed):
+    """A correct level never looks misaligned, whatever weights its layers start with."""
+    keras.utils.set_random_seed(seed)
+    assert passes(checks_unet.check_decoder_level, decoder_lecture)
 
 
 # ---- Exercise 3: cropping ----
@@ -237,11 +285,9 @@ def crop_wrong_axes(skip, height, width):
     return skip[:height, :width]
 
 
-@pytest.mark.parametrize("crop", [crop_slicing, crop_layer, crop_tensorflow, unet.center_crop])
-def test_crop_check_accepts_correct_crops(crop, capsys):
-    assert checks_unet.check_center_crop(crop)
-    assert checks_unet.check_center_crop_hidden(crop)
-    assert "Exercise 3 passed" in capsys.readouterr().out
+@pytest.mark.parametrize("crop", [crop_slicing, crop_layer, crop_tensorflow])
+def test_crop_check_accepts_correct_crops(crop):
+    assert both(CROP_CHECKS, crop)
 
 
 @pytest.mark.parametrize(
@@ -254,20 +300,20 @@ def test_crop_check_accepts_correct_crops(crop, capsys):
     ],
 )
 def test_crop_check_names_each_mistake(crop, hint):
-    expect_failure(checks_unet.check_center_crop, crop, 3, hint)
+    fails_with(checks_unet.check_center_crop, crop, hint)
 
 
 def test_crop_hidden_check_catches_swapped_axes():
-    checks_unet.check_center_crop(crop_swapped)  # square cases cannot tell
-    expect_failure(checks_unet.check_center_crop_hidden, crop_swapped, 3, "swapped")
+    assert passes(checks_unet.check_center_crop, crop_swapped)  # square cases cannot tell
+    fails_with(checks_unet.check_center_crop_hidden, crop_swapped, "swapped")
 
 
 # ---- Exercise 4: Dice loss ----
 
 
-def dice_keras(y_true, y_pred, smooth=1.0):
-    """The course's loss."""
-    return unet.soft_dice_loss(y_pred.shape[-1], smooth)(y_true, y_pred)
+def dice_lecture(y_true, y_pred, smooth=1.0):
+    """The lecture's loss."""
+    return lecture.dice_loss(y_true, y_pred, smooth)
 
 
 def dice_tensorflow(y_true, y_pred, smooth=1.0):
@@ -305,7 +351,16 @@ def dice_variant(axes=(0, 1, 2), numerator_smooth=True, denominator_smooth=True,
 
 def dice_numpy(y_true, y_pred, smooth=1.0):
     """Mistake: NumPy breaks the gradient."""
-    return unet.dice_numpy(np.asarray(y_true), np.asarray(y_pred), smooth)
+    return checks_arrays.dice_reference(np.asarray(y_true), np.asarray(y_pred), smooth)[0]
+
+
+def dice_stopped_gradient(y_true, y_pred, smooth=1.0):
+    """Mistake: the right value, but the denominator's gradient is stopped."""
+    truth = keras.ops.one_hot(y_true, y_pred.shape[-1])
+    intersection = keras.ops.sum(truth * y_pred, axis=(0, 1, 2))
+    total = keras.ops.sum(truth, axis=(0, 1, 2)) + keras.ops.sum(y_pred, axis=(0, 1, 2))
+    total = keras.ops.stop_gradient(total)
+    return 1 - keras.ops.mean((2 * intersection + smooth) / (total + smooth))
 
 
 def dice_per_pixel_map(y_true, y_pred, smooth=1.0):
@@ -314,11 +369,9 @@ def dice_per_pixel_map(y_true, y_pred, smooth=1.0):
     return 1 - (2 * truth * y_pred + smooth) / (truth + y_pred + smooth)
 
 
-@pytest.mark.parametrize("dice", [dice_keras, dice_tensorflow, dice_squared])
-def test_dice_check_accepts_correct_losses(dice, capsys):
-    assert checks_unet.check_dice_loss(dice)
-    assert checks_unet.check_dice_loss_hidden(dice)
-    assert "Exercise 4 passed" in capsys.readouterr().out
+@pytest.mark.parametrize("dice", [dice_lecture, dice_tensorflow, dice_squared])
+def test_dice_check_accepts_correct_losses(dice):
+    assert both(DICE_CHECKS, dice)
 
 
 @pytest.mark.parametrize(
@@ -331,78 +384,146 @@ def test_dice_check_accepts_correct_losses(dice, capsys):
         (dice_variant(axes=(0, 1, 2, 3)), "classes were summed together"),
         (dice_variant(axes=(3,)), "per pixel"),
         (dice_numpy, "no gradient"),
+        (dice_stopped_gradient, "the gradient on random probabilities"),
         (dice_per_pixel_map, "should be one number"),
     ],
 )
 def test_dice_check_names_each_mistake(dice, hint):
-    expect_failure(checks_unet.check_dice_loss, dice, 4, hint)
+    fails_with(checks_unet.check_dice_loss, dice, hint)
 
 
-# ---- Exercise 5: receptive fields ----
+def test_dice_reference_gradient_is_tensorflows():
+    case = checks_arrays.dice_case(("random", 3, 1.0))
+    masks, probabilities = case.args
+    variable = tf.Variable(probabilities)
+    with tf.GradientTape() as tape:
+        value = lecture.dice_loss(tf.constant(masks), variable)
+    expected_value, expected_gradient = checks_arrays.dice_reference(masks, probabilities, 1.0)
+    assert float(value) == pytest.approx(expected_value, abs=1e-6)
+    np.testing.assert_allclose(tape.gradient(value, variable), expected_gradient, atol=1e-6)
 
 
-def fields_arith(layers):
-    """Through course_utils.arith."""
-    return arith.receptive_fields([(kernel, 1, dilation) for kernel, dilation in layers])
+# ---- Exercise 5: a SegNet decoder stage ----
 
 
-def fields_loop(layers):
-    """A loop, returned as a NumPy array."""
-    sizes, size = [], 1
-    for kernel, dilation in layers:
-        size += dilation * (kernel - 1)
-        sizes.append(size)
-    return np.array(sizes)
+def stage_lecture_conv(x, switches, like, filters):
+    """Topic 02's layer, then a 3x3 convolution with batch norm and ReLU."""
+    unpooled = conv2d_transpose.MaxUnpooling2D()(x, switches, like)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(unpooled)
+    return keras.layers.ReLU()(keras.layers.BatchNormalization()(y))
 
 
-def fields_with(step, start=1):
-    """Receptive fields with a wrong growth rule."""
-
-    def fields(layers):
-        sizes, size = [], start
-        for kernel, dilation in layers:
-            size = step(size, kernel, dilation)
-            sizes.append(size)
-        return sizes
-
-    return fields
+def stage_activation(x, switches, like, filters):
+    """Unpooling, then a Conv2D with its own ReLU."""
+    unpooled = conv2d_transpose.MaxUnpooling2D()(x, switches, like)
+    return conv(filters, activation="relu")(unpooled)
 
 
-def fields_product(layers):
-    """Mistake: multiplies the spans."""
-    spans = [kernel + (kernel - 1) * (dilation - 1) for kernel, dilation in layers]
-    return list(np.cumprod(spans))
+class OwnUnpooling(keras.layers.Layer):
+    """A student's own unpooling: gather-free, by a scatter of the pooled values."""
+
+    def call(self, x, switches, like):
+        flat = tf.scatter_nd(
+            tf.reshape(switches, (-1, 1)), tf.reshape(x, (-1,)), [tf.size(like, tf.int64)]
+        )
+        return tf.reshape(flat, tf.shape(like))
 
 
-def fields_as_stride(layers):
-    """Mistake: dilation treated as a stride."""
-    return arith.receptive_fields([(kernel, dilation, 1) for kernel, dilation in layers])
+def stage_own_layer(x, switches, like, filters):
+    """The student's own unpooling layer, then the convolution."""
+    return conv(filters, activation="relu")(OwnUnpooling()(x, switches, like))
 
 
-def fields_last_only(layers):
-    """Mistake: only the final field."""
-    return fields_loop(layers)[-1]
+def stage_no_relu(x, switches, like, filters):
+    """Mistake: no ReLU."""
+    return conv(filters)(conv2d_transpose.MaxUnpooling2D()(x, switches, like))
+
+
+def stage_nearest(x, switches, like, filters):
+    """Mistake: nearest upsampling."""
+    return conv(filters, activation="relu")(keras.layers.UpSampling2D(2)(x))
+
+
+class CornerUnpooling(keras.layers.Layer):
+    """Mistake: every value at the top-left of its window (switches ignored)."""
+
+    def call(self, x, switches, like):
+        height, width = 2 * x.shape[1], 2 * x.shape[2]
+        spread = tf.reshape(tf.stack([x, tf.zeros_like(x)], axis=3), (-1, x.shape[1], width, 1))
+        spread = tf.reshape(spread, (-1, x.shape[1], width, x.shape[3]))
+        rows = tf.stack([spread, tf.zeros_like(spread)], axis=2)
+        rows = tf.reshape(rows, (-1, height, width, x.shape[3]))
+        extra = [[0, 0], [0, like.shape[1] - height], [0, like.shape[2] - width], [0, 0]]
+        return tf.pad(rows, extra)
+
+
+def stage_corner(x, switches, like, filters):
+    """Mistake: switches ignored, values at the corners."""
+    return conv(filters, activation="relu")(CornerUnpooling()(x, switches, like))
+
+
+def stage_added_like(x, switches, like, filters):
+    """Mistake: the encoder's map added (U-Net/FCN thinking)."""
+    unpooled = conv2d_transpose.MaxUnpooling2D()(x, switches, like)
+    return conv(filters, activation="relu")(keras.layers.Add()([unpooled, like]))
+
+
+def stage_concatenated_like(x, switches, like, filters):
+    """Mistake: the encoder's map concatenated."""
+    unpooled = conv2d_transpose.MaxUnpooling2D()(x, switches, like)
+    return conv(filters, activation="relu")(keras.layers.Concatenate()([unpooled, like]))
+
+
+def stage_transposed(x, switches, like, filters):
+    """Mistake: a transposed convolution instead of unpooling."""
+    upsampled = keras.layers.Conv2DTranspose(x.shape[-1], 2, strides=2)(x)
+    return conv(filters, activation="relu")(upsampled)
+
+
+def stage_conv_first(x, switches, like, filters):
+    """Mistake: convolve, then unpool."""
+    convolved = conv(filters, activation="relu")(x)
+    return conv2d_transpose.MaxUnpooling2D()(convolved, switches, like)
+
+
+def stage_two_convs(x, switches, like, filters):
+    """Mistake here: two convolutions."""
+    unpooled = conv2d_transpose.MaxUnpooling2D()(x, switches, like)
+    return conv(filters, activation="relu")(conv(filters, activation="relu")(unpooled))
+
+
+def stage_raw_tensorflow(x, switches, like, filters):
+    """Mistake: TensorFlow ops on symbolic Keras tensors."""
+    return tf.scatter_nd(tf.reshape(switches, (-1, 1)), tf.reshape(x, (-1,)), [16])
+
+
+@pytest.mark.parametrize("stage", [stage_lecture_conv, stage_activation, stage_own_layer])
+def test_stage_check_accepts_correct_stages(stage):
+    assert both(STAGE_CHECKS, stage)
 
 
 @pytest.mark.parametrize(
-    "function", [fields_arith, fields_loop, lambda layers: tuple(fields_loop(layers))]
-)
-def test_fields_check_accepts_correct_answers(function, capsys):
-    assert checks_unet.check_dilated_receptive_fields(function)
-    assert checks_unet.check_dilated_receptive_fields_hidden(function)
-    assert "Exercise 5 passed" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    "function, hint",
+    "stage, hint",
     [
-        (fields_with(lambda size, k, d: size + k * d - 1), "not k * d"),
-        (fields_with(lambda size, k, d: size + d * (k - 1), start=0), "one short"),
-        (fields_product, "not multiplied"),
-        (fields_with(lambda size, k, d: size + k + (k - 1) * (d - 1), start=0), "not k_eff"),
-        (fields_as_stride, "treated as a stride"),
-        (fields_last_only, "should have 1 dimensions"),
+        (stage_no_relu, "no ReLU after the convolution"),
+        (stage_nearest, "UpSampling2D copies every value"),
+        (stage_corner, "top-left corner"),
+        (stage_added_like, "the encoder's map was added"),
+        (stage_concatenated_like, "that is U-Net"),
+        (stage_transposed, "a transposed convolution learns"),
+        (stage_two_convs, "expected one 3x3 convolution"),
+        (stage_raw_tensorflow, "segnet_decoder_stage(x, switches, like, filters)"),
     ],
 )
-def test_fields_check_names_each_mistake(function, hint):
-    expect_failure(checks_unet.check_dilated_receptive_fields, function, 5, hint)
+def test_stage_check_names_each_mistake(stage, hint):
+    fails_with(checks_unet.check_segnet_decoder_stage, stage, hint)
+
+
+def test_stage_check_catches_convolving_first_when_channels_agree():
+    fails_with(checks_unet.check_segnet_decoder_stage_hidden, stage_conv_first, "convolved before")
+
+
+def test_unpooling_by_gradient_is_the_lectures_hand_case():
+    x, _, like, _, _ = checks_segnet.stage_inputs("lecture")
+    unpooled = checks_segnet.unpool_by_gradient(x, like)[0, :, :, 0]
+    np.testing.assert_array_equal(unpooled, checks_segnet.LECTURE_UNPOOLED)
