@@ -43,10 +43,11 @@ def decoder_level(x, skip, filters, name):
     return conv_block(merged, filters, name)
 
 
-# notebooks/06_unet.ipynb, cell unet
+# notebooks/06_unet.ipynb, cell unet-widths
 UNET_WIDTHS = (8, 16, 32, 64, 128)  # per level, bottleneck last: narrow where maps are big
 
 
+# notebooks/06_unet.ipynb, cell unet
 def build_unet(num_classes, input_shape=(64, 64, 1), widths=UNET_WIDTHS):
     """U-Net: a contracting level per width but the last, a bottleneck, expanding levels."""
     image = keras.Input(input_shape, name="image")
@@ -142,10 +143,11 @@ def build_segnet(num_classes, input_shape=(64, 64, 1), widths=UNET_WIDTHS):
     return keras.Model(image, scores, name="segnet")
 
 
-# notebooks/06_unet.ipynb, cell context-module
+# notebooks/06_unet.ipynb, cell context-dilations
 CONTEXT_DILATIONS = (1, 1, 2, 4, 8, 16, 1)  # Yu and Koltun's basic context module
 
 
+# notebooks/06_unet.ipynb, cell context-module
 def context_module(x, dilations=CONTEXT_DILATIONS, name="context"):
     """Dilated 3x3 ReLU convolutions, then a 1x1: same size and channels out as in."""
     channels = x.shape[-1]
