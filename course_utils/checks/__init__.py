@@ -219,11 +219,6 @@ def run(exercise, function, *args, **kwargs):
         return plain.Crashed(f"{name}({arguments}) raised {type(error).__name__}: {error}")
 
 
-def call(exercise, function, *args, **kwargs):
-    """:func:`run`, failing at once on a crash (checks not yet split into probe and judge)."""
-    return unwrap(exercise, run(exercise, function, *args, **kwargs))
-
-
 def unwrap(exercise, value, what="the result"):
     """``value``, unless it is a crash (fail with its hint) or not plain data (fail saying so)."""
     if isinstance(value, plain.Crashed):
@@ -261,24 +256,6 @@ def run_builder(exercise, function, inputs, *arguments, what, shape_hint=None):
             f"{type(outputs).__name__}; end with `return x`."
         )
     return keras.Model(listed if len(listed) > 1 else listed[0], outputs)
-
-
-def call_symbolic(exercise, function, what, shape_hint, *arguments):
-    """Call a student's layer builder on symbolic Keras inputs; a crash becomes one line.
-
-    ``shape_hint`` is the advice given when the error is about shapes (the classic way these
-    builders go wrong); any other crash is reported as it is.
-    """
-    try:
-        return function(*arguments)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # any crash of student code becomes a hint
-        message = str(error).split("\n")[0]
-        lowered = message.lower()
-        if "shape" in lowered or "incompatible" in lowered or "concatenat" in lowered:
-            fail(exercise, f"{what} failed on shapes ({message}): {shape_hint}")
-        fail(exercise, f"{what} raised {type(error).__name__}: {message}")
 
 
 def _short(value):
