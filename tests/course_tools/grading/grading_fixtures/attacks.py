@@ -260,13 +260,16 @@ def detect_grading():
 def probe_sandbox():
     """Answer correctly only if the kernel is unprivileged, offline, limited, in a private /tmp."""
     probe = _lines(
-        "import os, resource, socket",
+        "import os, resource, socket, sys",
+        "# Where the course is installed (a clone under /tmp, say) is bound in, read-only.",
+        "INSTALLED = [sys.prefix, *sys.path]",
         "FACTS = {",
         "    'unprivileged': os.getuid() != 0 and os.geteuid() != 0,",
         "    'loopback only': [name for _, name in socket.if_nameindex()] == ['lo'],",
         "    'memory limit': resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY,",
         "    'private tmp': all(entry.name in ('home', 'notebook')",
         "                       or entry.name.startswith('ipykernel_')",
+        "                       or any(path.startswith(entry.path + '/') for path in INSTALLED)",
         "                       or not os.access(entry.path, os.R_OK)",
         "                       for entry in os.scandir('/tmp')),",
         "    'no pytest in sight': all(b'pytest' not in open(f'/proc/{pid}/cmdline', 'rb').read()",
