@@ -122,7 +122,7 @@ def import_tensorflow_quietly():
     """
     quiet_tensorflow()
     if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+        return _without_warnings(sys.modules["tensorflow"])
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -132,6 +132,14 @@ def import_tensorflow_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    return _without_warnings(tensorflow)
+
+
+def _without_warnings(tensorflow):
+    """TensorFlow with its Python logger at ERROR: its warnings (tf.function retracing when a
+    lecture predicts on batches of several sizes) are about TensorFlow, not the lesson, and
+    filled cells and slides. Errors still show."""
+    tensorflow.get_logger().setLevel("ERROR")
     return tensorflow
 
 

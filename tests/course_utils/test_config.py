@@ -67,6 +67,17 @@ def test_setup_is_quiet_and_deterministic():
     assert "absl" not in runs[0].stderr and "cudart" not in runs[0].stderr
 
 
+def test_setup_hides_tensorflow_warnings_but_not_its_errors():
+    """Retracing warnings once filled a cell and a slide of lecture 08; errors must still show."""
+    code = (
+        "from course_utils import config; config.setup(); import tensorflow as tf;"
+        "tf.get_logger().warning('retracing warning'); tf.get_logger().error('an error')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    shown = result.stdout + result.stderr
+    assert "an error" in shown and "retracing warning" not in shown
+
+
 def test_progress_does_not_import_keras_until_a_bar_is_needed():
     code = (
         "import sys; from course_utils import progress; print('keras' in sys.modules);"
