@@ -1,9 +1,8 @@
 """The notebook a submission is graded with: the instructor's reference, the student's answers.
 
-Setup, checks and hidden tests are the instructor's. A check cell whose check records (see
-:mod:`course_utils.checks.recording`) only runs: its record is judged by the grader. A check cell
-of a module not yet converted to the factory keeps the old way, marked ``LEGACY`` below: nbval
-compares its printed pass line with the reference's.
+Setup, checks and hidden tests are the instructor's. A check cell only runs and records what
+the student's functions returned (see :mod:`course_utils.checks.recording`): the grader judges
+the record, so no output is compared and every code cell starts without outputs.
 """
 
 import copy
@@ -16,16 +15,13 @@ from IPython.core import inputtransformer2
 from course_tools import notebooks
 from course_tools.grading import guard
 
-CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
-CHECK_ROLES = ("check", "hidden")
-
 
 def stub(reference_source, number):
     """What the assignment has in an answer cell: the NotImplementedError placeholder."""
     return notebooks.strip_solution(reference_source, number)
 
 
-def assemble(reference, answers, manifest):
+def assemble(reference, answers):
     """The reference with the student's answers (``None``: the assignment's placeholder)."""
     assembled = copy.deepcopy(reference)
     for cell in assembled.cells:
@@ -37,19 +33,12 @@ def assemble(reference, answers, manifest):
         if role == "answer":
             answer = answers.get(number)
             cell.source = stub(cell.source, number) if answer is None else answer
-        if role in CHECK_ROLES and check_path(manifest, number, role) is None:
-            # LEGACY: a check that prints its verdict; nbval compares the pass line.
-            cell.source = f"{CHECK_MARKER}\n{cell.source}"
-            # stderr (warnings) is not compared: the plugin drops it on both sides.
-            cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
-            cell.execution_count = 1
-        else:
-            cell.outputs, cell.execution_count = [], None
+        cell.outputs, cell.execution_count = [], None
     return assembled
 
 
 def check_path(manifest, number, role):
-    """The recorded check of exercise ``number``'s check or hidden cell (None: legacy)."""
+    """The recorded check of exercise ``number``'s check or hidden cell (None: no such cell)."""
     return manifest["exercises"][str(number)].get(f"{role}_path")
 
 

@@ -20,7 +20,7 @@ removed, and all of the guard's state lives in closure cells that only the hook 
   outside the system, the interpreter, the course and the kernel's own folders.
 
 The verdict does not depend on the guard: checks only record, and the grader judges elsewhere.
-The guard keeps the legacy pass-line checks honest and narrows what a submission can reach.
+The guard narrows what a submission can reach: its files, the grader's, the kernel's own state.
 
 "Submission code" is code whose file is not trusted: trusted files are the interpreter's and
 the environment's libraries, ``course_utils`` and the instructor's cells.

@@ -229,7 +229,7 @@ def _screen(entry, manifest):
 
 def _assembled(graded, entry):
     """The notebook text and guard cells one submission is run with."""
-    notebook = assemble.assemble(graded.notebook, entry.answers, graded.manifest)
+    notebook = assemble.assemble(graded.notebook, entry.answers)
     text = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False)
     return text, assemble.guard_cells(notebook)
 

@@ -6,10 +6,9 @@ solutions/), and ``manifest.json``: cell ids, roles, points, hashes of the instr
 check each check cell records (``course_utils.checks.stem:check_name``), and timings. The
 solution runs with recording on, as a graded kernel does: each check cell's record names its
 check, and the solution's own records, judged by the grader's judge, must all pass (a check
-that fails its own solution is caught here, not in a class's gradebook). A legacy check cell
-(a module not yet converted to the factory) records nothing: its pass line is kept instead.
-A reference is rebuilt when its key changes: the hash of the solution and of the course code
-it runs.
+that fails its own solution is caught here, not in a class's gradebook). A check cell that
+records nothing (or more than one check) stops the build. A reference is rebuilt when its key
+changes: the hash of the solution and of the course code it runs.
 """
 
 import ast
@@ -34,7 +33,7 @@ from course_tools.grading import judge, screen
 from course_utils import config
 from course_utils.checks import recording
 
-FORMAT = 5
+FORMAT = 6
 BUILD_ROOT = notebooks.ROOT / "_build" / "grading"
 # The students' package: a reference depends on its checks and the modules a solution imports.
 PACKAGE = pathlib.Path(course_utils.__file__).resolve().parent
@@ -66,7 +65,7 @@ def solution_path(assignment, root=notebooks.ROOT):
 def source_key(solution):
     """What the reference depends on: the solution and the course code it runs.
 
-    That is the checks (their pass lines are what submissions are compared with), ``config``
+    That is the checks (what judges the submissions' records), ``config``
     (fast-mode sizes) and every course module the solution imports; editing slides or
     widgets leaves references valid.
     """
@@ -257,16 +256,6 @@ def keep_caches(home):
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
-def pass_lines(cell):
-    """LEGACY: the stdout a check cell printed, validated to be exactly its pass line(s)."""
-    if any(output.get("output_type") == "error" for output in cell.outputs):
-        raise BuildError(f"check cell {cell.id} fails in the solution")
-    text = "".join(o["text"] for o in cell.outputs if o.get("name") == "stdout")
-    if "passed" not in text:
-        raise BuildError(f"check cell {cell.id} printed no pass line: {text[:200]!r}")
-    return text
-
-
 def records(cell):
     """The records a check cell showed (see :mod:`course_utils.checks.recording`)."""
     return [
@@ -278,15 +267,16 @@ def records(cell):
 
 
 def check_of(cell):
-    """``(check path, legacy pass line)`` of a solution's check cell: exactly one is set."""
+    """The check path a solution's check cell recorded: exactly one record per cell."""
     if any(output.get("output_type") == "error" for output in cell.outputs):
         raise BuildError(f"check cell {cell.id} fails in the solution")
     found = records(cell)
-    if not found:
-        return None, pass_lines(cell)
-    if len(found) > 1:
-        raise BuildError(f"check cell {cell.id} calls {len(found)} checks; one per cell")
-    return found[0]["check"], None
+    if len(found) != 1:
+        raise BuildError(
+            f"check cell {cell.id} showed {len(found)} check records; one per cell "
+            "(call one check from course_utils.checks)"
+        )
+    return found[0]["check"]
 
 
 def self_judge(executed, manifest, extra_modules):
@@ -324,13 +314,13 @@ def make_manifest(executed, exercises, solution, seconds):
     summary = {}
     for number, roles in sorted(exercises.items()):
         entry = {"check_points": notebooks.course_meta(roles["check"])["points"]}
-        entry["check_path"], entry["pass_line"] = check_of(roles["check"])
+        entry["check_path"] = check_of(roles["check"])
         # Course code the instructor's answer uses is fair for students too: not flagged.
         entry["course_code"] = screen.course_code(roles["answer"].source, modules, local)
-        entry["hidden_points"], entry["hidden_path"], entry["hidden_pass_line"] = 0, None, None
+        entry["hidden_points"], entry["hidden_path"] = 0, None
         if "hidden" in roles:
             entry["hidden_points"] = notebooks.course_meta(roles["hidden"]).get("points", 0)
-            entry["hidden_path"], entry["hidden_pass_line"] = check_of(roles["hidden"])
+            entry["hidden_path"] = check_of(roles["hidden"])
         summary[str(number)] = entry
     manifest = {
         "format": FORMAT,

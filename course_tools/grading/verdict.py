@@ -4,8 +4,7 @@ A recorded check cell scores its points only on a clean pass: the answer was sub
 not a shortcut, the cell ran and the kernel reported success, it showed exactly one record, the
 record names the check the reference's cell calls, and that check, judging the decoded outputs
 in a judge worker (:mod:`course_tools.grading.judge`), passed. The feedback carries the judge's
-one-line hint for a public check, and only passed/failed for hidden tests. A legacy check cell
-(marked ``LEGACY``) scores when nbval saw its pass line and the kernel reported success.
+one-line hint for a public check, and only passed/failed for hidden tests.
 
 Every row with an error says why: the cell's time or memory limit, a dying kernel, an output
 flood, or for a run without results, how the sandbox ended and the last error in its log.
@@ -23,6 +22,7 @@ REASONS = {
     "output_limit": f"{OUTPUT_LIMIT_TEXT} in",
 }
 ROLES = ("check", "hidden")
+NO_CELL = (judge.FAILED, "it has no such cell.")
 
 
 def exercise_numbers(manifest):
@@ -88,10 +88,8 @@ def score(key, submission, manifest, results, judged):
         outcome = {}
         for role in ROLES:
             cell = f"ex{number}-{role}"
-            if assemble.check_path(manifest, number, role) is not None:
-                outcome[role] = judged.get(f"{key}:{cell}") or decided.get(cell)
-            else:
-                outcome[role] = _legacy(cells.get(cell))  # LEGACY: nbval's pass-line comparison
+            # An exercise without hidden tests has no hidden cell: nothing to pass, 0 points.
+            outcome[role] = judged.get(f"{key}:{cell}") or decided.get(cell) or NO_CELL
         passed = {
             role: answered
             and number not in submission.shortcuts
@@ -107,13 +105,6 @@ def score(key, submission, manifest, results, judged):
         errors.extend(run_errors(cells, results))
     flags = sorted(flags)
     return gradebook.Row(submission.student, points, flags, errors, feedback, parts=parts)
-
-
-def _legacy(result):
-    """LEGACY: ``(status, hint)`` of a pass-line check cell, from nbval and the kernel."""
-    if result and result["outcome"] == "passed" and result["status"] == "ok":
-        return judge.PASSED, ""
-    return judge.FAILED, _hint(result)
 
 
 def _feedback(number, entry, points, submission, outcome, passed):

@@ -220,14 +220,13 @@ def run_autograder(root, notebook=None):
 def _hostile(root, manifest):
     """The assignment with answers that patch the checks and forge results.json."""
     student = notebooks.build_assignment(notebooks.read(reference.solution_path(ASSIGNMENT)))
-    pass_line = manifest["exercises"]["1"]["pass_line"]
     forged = root / "results" / "results.json"
     answers = {
         "ex1-answer": (
             "def conv_output_size(input_size, kernel_size, strides=1, padding='valid', "
             "dilation=1):\n    return 0\n\n\n"
             "checks.conv2d_padding_stride.check_conv_output_size = "
-            f"lambda function: print({pass_line!r})\n"
+            "lambda function: print('Exercise 1 passed.')\n"
         ),
         "ex2-answer": (
             "def conv2d(x, kernel, strides=1, padding='valid'):\n"

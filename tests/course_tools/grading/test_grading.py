@@ -5,6 +5,7 @@ one job and with several, through the API and the CLI (every topic in solutions/
 same way in test_grading_solutions.py).
 """
 
+import copy
 import json
 import pathlib
 import shutil
@@ -17,6 +18,7 @@ from grading_fixtures import helpers
 
 from course_tools import cli, notebooks
 from course_tools.grading import assemble, bench, gradebook, inputs, reference, sandbox, screen
+from course_utils.checks import recording
 
 MANIFEST = {"exercises": {"1": {}, "2": {}}, "modules": {"np": "numpy"}}
 
@@ -183,15 +185,13 @@ def built(tmp_path_factory):
 
 
 def test_reference_and_manifest(built):
-    """The reference keeps hidden tests and pass lines; the manifest has ids, roles, points."""
+    """The reference keeps hidden tests; the manifest has ids, roles, points, recorded checks."""
     build_root, executed, manifest = built
     assert manifest["exercises"]["1"] == {
         "check_points": 2,
         "hidden_points": 1,
         "check_path": "selftest:check_output_size",
         "hidden_path": "selftest:check_output_size_hidden",
-        "pass_line": None,
-        "hidden_pass_line": None,
         "course_code": [],
     }
     roles = {cell["id"]: cell["role"] for cell in manifest["cells"] if cell["role"]}
@@ -231,7 +231,7 @@ def test_reference_key_covers_the_code_it_runs(tmp_path):
 def test_assembly_takes_only_answers_from_the_submission(built):
     """Setup, checks and hidden tests are the instructor's; recorded checks are not compared."""
     _, executed, manifest = built
-    assembled = assemble.assemble(executed, {1: "ANSWER = 1\n", 2: None}, manifest)
+    assembled = assemble.assemble(executed, {1: "ANSWER = 1\n", 2: None})
     cells = {cell.id: cell for cell in assembled.cells}
     assert cells["ex1-answer"].source == "ANSWER = 1\n"
     assert "raise NotImplementedError" in cells["ex2-answer"].source
@@ -240,22 +240,19 @@ def test_assembly_takes_only_answers_from_the_submission(built):
     assert all(not cell.outputs for cell in assembled.cells if cell.cell_type == "code")
 
 
-def test_legacy_checks_keep_their_pass_line(built):
-    """LEGACY: a check cell that records nothing is compared with its pass line by nbval."""
-    _, executed, manifest = built
-    legacy = json.loads(json.dumps(manifest))
-    legacy["exercises"]["1"].update(check_path=None, pass_line=helpers.PASS_1 + "\n")
-    executed = json.loads(json.dumps(executed))
-    for cell in executed["cells"]:
-        if cell.get("id") == "ex1-check":
-            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": helpers.PASS_1}]
-    import nbformat as formats
-
-    assembled = assemble.assemble(formats.from_dict(executed), {}, legacy)
-    cells = {cell.id: cell for cell in assembled.cells}
-    assert cells["ex1-check"].source.startswith(assemble.CHECK_MARKER)
-    assert helpers.PASS_1 in cells["ex1-check"].outputs[0]["text"]
-    assert not cells["ex2-check"].source.startswith(assemble.CHECK_MARKER)
+@pytest.mark.parametrize("records", [0, 2])
+def test_a_check_cell_must_record_one_check(built, records):
+    """A solution's check cell that records no check (a printed verdict) or two stops the build."""
+    _, executed, _ = built
+    cell = next(cell for cell in executed.cells if cell.id == "ex1-check")
+    cell = copy.deepcopy(cell)
+    record = next(o for o in cell.outputs if recording.RECORD_MIME in o.get("data", {}))
+    printed = {"output_type": "stream", "name": "stdout", "text": helpers.PASS_1}
+    cell.outputs = [printed] + [record] * records
+    with pytest.raises(reference.BuildError, match=f"showed {records} check records"):
+        reference.check_of(cell)
+    cell.outputs = [printed, record]
+    assert reference.check_of(cell) == "selftest:check_output_size"
 
 
 def test_guard_knows_each_cell_by_ipykernel_file_name(built):
@@ -264,7 +261,7 @@ def test_guard_knows_each_cell_by_ipykernel_file_name(built):
 
     _, executed, manifest = built
     answers = {1: helpers.CORRECT_1, 2: helpers.CORRECT_2}
-    assembled = assemble.assemble(executed, answers, manifest)
+    assembled = assemble.assemble(executed, answers)
     expected = assemble.guard_cells(assembled)
     code = [cell for cell in assembled.cells if cell.cell_type == "code"]
     names = {pathlib.Path(compiler.get_file_name(cell.source)).name for cell in code}

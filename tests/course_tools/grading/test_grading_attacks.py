@@ -208,7 +208,7 @@ def test_the_sandbox_reaches_only_its_own_folders(build_root, sibling, tmp_path)
     graded = pipeline.prepare(
         helpers.SELFTEST, sibling, tmp_path / "out", 1, build_root, helpers.TEST_LIMITS
     )
-    notebook = assemble.assemble(graded.notebook, {1: answer}, graded.manifest)
+    notebook = assemble.assemble(graded.notebook, {1: answer})
     results = sandbox.run(json.dumps(notebook), assemble.guard_cells(notebook), graded.options)
     (record,) = results["cells"]["ex1-check"]["records"]
     facts = json.loads(record["outputs"][0])
