@@ -130,6 +130,7 @@ def run(
     seeds=SEEDS,
     determinism=DETERMINISM_NOTEBOOK,
     grader_jobs=None,
+    recipes=True,
 ):
     """Benchmark the course over ``seeds`` seeds; write results[-MODE].json and .md.
 
@@ -137,6 +138,7 @@ def run(
     comparisons that failed. A partial run (``only``, or ``notebooks=False`` for the comparisons
     alone) updates the stored results in place: the notebooks it ran replace their old records,
     the others are kept; so are the comparisons and the same-seed check when it did not run them.
+    ``recipes=False`` skips the public-recipe comparisons but still times the grader.
     """
     from course_utils import progress
 
@@ -151,7 +153,8 @@ def run(
     check = same_seed_twice(records, paths, mode, determinism) if rerun else None
     rows, failures, measures = None, [], []
     if comparisons:
-        rows, failures = bench_compare.run_comparisons(mode, seed_list)
+        if recipes:
+            rows, failures = bench_compare.run_comparisons(mode, seed_list)
         if grader_submissions:
             jobs = grader_jobs or _cores()
             measures = bench_compare.grader_scaling(grader_submissions, jobs)
@@ -268,6 +271,11 @@ def add_cli(subparsers):
         help="skip the public-recipe comparisons and grader throughput",
     )
     parser.add_argument(
+        "--no-recipes",
+        action="store_true",
+        help="skip the public-recipe comparisons; the grader is still timed (the stored rows stay)",
+    )
+    parser.add_argument(
         "--determinism",
         default=DETERMINISM_NOTEBOOK,
         help="the notebook run twice at the same seed ('' to skip)",
@@ -312,6 +320,7 @@ def _cli_bench(arguments):
         seeds=arguments.seeds,
         determinism=arguments.determinism,
         grader_jobs=arguments.grader_jobs,
+        recipes=not arguments.no_recipes,
     )
     print(f"results: {OUT / bench_page.results_name(arguments.mode)}.md")
     for line in problems:

@@ -195,6 +195,12 @@ def _relative_width(summary):
     return (summary["high"] - summary["low"]) / max(abs(summary["median"]), 1e-12)
 
 
+NO_COMPARISONS = (
+    "Not run with these seeds: `course bench --no-notebooks` runs the public-recipe comparisons "
+    "alone (each recipe once per seed) and keeps the notebooks' results."
+)
+
+
 def markdown(stored, mode):
     """The Markdown of one mode's results: notebooks, figures, comparisons, other measures."""
     records = stored["notebooks"]
@@ -205,6 +211,8 @@ def markdown(stored, mode):
         lines += comparison_table(stored.get("comparisons", []))
         failures = stored.get("comparison_failures", [])
         lines += [""] * bool(failures) + [f"- FAILED: {failure}" for failure in failures]
+    elif mode != "fast":
+        lines += ["", "### Against public recipes", "", NO_COMPARISONS]
     if stored["measures"]:
         lines += ["", "### Grading and tests", "", "| measure | value |", "| --- | --- |"]
         lines += [f"| {name} | {value} |" for name, value in stored["measures"]]

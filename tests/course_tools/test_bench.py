@@ -319,6 +319,20 @@ def test_a_partial_run_replaces_only_the_notebooks_it_ran(tmp_path, monkeypatch)
     assert after["comparisons"] == [comparison] and after["determinism"]["notebook"] == "kept"
 
 
+def test_the_grader_is_timed_without_the_recipes(tmp_path, monkeypatch):
+    comparison = bench_compare.comparison("m", ("a", "b"), "higher", ([1, 2], [0, 0]), [0, 1])
+    _store(tmp_path, "results", [], [["make test", "5.0"]], [comparison])
+    timed = []
+    monkeypatch.setattr(
+        bench_compare, "grader_scaling", lambda count, jobs: timed.append(jobs) or [("g", "9")]
+    )
+    monkeypatch.setattr(bench_compare, "run_comparisons", lambda *_: pytest.fail("recipes ran"))
+    problems = bench.run(notebooks=False, recipes=False, out=tmp_path, grader_jobs=3)
+    after = json.loads((tmp_path / "results.json").read_text())
+    assert problems == [] and timed == [3]
+    assert after["measures"][0] == ["g", "9"] and after["comparisons"] == [comparison]
+
+
 def test_results_stored_before_seeds_keep_their_notebooks_as_one_run(tmp_path):
     old = {"notebook": "notebooks/01_x.ipynb", "mode": "default", "seconds": 12.0}
     old |= {"peak_memory_mb": 900, "ok": True, "error": None, "figures": {}}
@@ -328,7 +342,10 @@ def test_results_stored_before_seeds_keep_their_notebooks_as_one_run(tmp_path):
     stored = bench_page.read_stored(tmp_path / "results.json")
     assert stored["measures"] == [] and stored["comparisons"] == []  # one-seed text rows go
     assert bench_stats.runs_of(stored["notebooks"][0])[0]["seconds"] == 12.0
-    assert "| notebooks/01_x.ipynb | 0 | 12 | 900 | ok |" in bench_page.markdown(stored, "default")
+    page = bench_page.markdown(stored, "default")
+    assert "| notebooks/01_x.ipynb | 0 | 12 | 900 | ok |" in page
+    assert bench_page.NO_COMPARISONS in page  # the page says the comparisons did not run
+    assert bench_page.NO_COMPARISONS not in bench_page.markdown(stored, "fast")
 
 
 def test_new_measures_replace_the_rows_of_the_same_name_only():
