@@ -216,7 +216,7 @@ def copied_recipe_post_mortem(scenes=600, epochs=8):
     return table
 
 
-def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 128, 128)):
+def build_course_decoder(num_classes, frozen_backbone, widths=None):
     """The U-Net lecture's decoder on the frozen backbone, for the like-for-like comparison.
 
     As in ``course_utils.lectures.unet.build_unet``: the skips are the features just before each
@@ -228,6 +228,8 @@ def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 12
 
     from course_utils.lectures import unet
 
+    # The lecture's widths, the bottleneck's repeated: one more skip here than in its U-Net.
+    widths = widths or (*unet.UNET_WIDTHS, unet.UNET_WIDTHS[-1])
     if len(widths) != len(COURSE_SKIPS) + 1:
         raise ValueError(f"give {len(COURSE_SKIPS) + 1} widths, one per skip and the bottleneck.")
     encoder = backbone.feature_extractor(frozen_backbone, (*COURSE_SKIPS, "block5_pool"))
@@ -241,20 +243,13 @@ def build_course_decoder(num_classes, frozen_backbone, widths=(8, 16, 32, 64, 12
     return keras.Model(inputs, outputs, name="course_decoder")
 
 
-def fit_course_unet(model, scenes, epochs, batch_size=32):
+def fit_course_unet(model, scenes, epochs):
     """notebooks/06's exported recipe (``unet.fit_scenes``): cross-entropy plus Dice, warm-up
-    and cosine. Returns the training seconds."""
+    and cosine, its batch size. Returns the training seconds."""
     from course_utils.lectures import unet
 
-    _, seconds = unet.fit_scenes(model, scenes.images, scenes.masks, epochs, batch_size)
+    _, seconds = unet.fit_scenes(model, scenes.images, scenes.masks, epochs)
     return seconds
-
-
-def _unet_scenes(mode):
-    """notebooks/06's scenes: its NUM_TRAIN and NUM_TEST in each mode."""
-    train_count, test_count = {"fast": (256, 64), "default": (3000, 500)}.get(mode, (3000, 500))
-    train = digit_scenes.make_digit_scenes(train_count, split="train")
-    return train, digit_scenes.make_digit_scenes(test_count, split="test")
 
 
 def compare_unet(mode=None, epochs=None, seed=None):
@@ -269,10 +264,13 @@ def compare_unet(mode=None, epochs=None, seed=None):
     """
     from course_utils.lectures import unet
 
-    mode = mode or config.mode()
-    epochs = epochs or {"fast": 1, "default": 10, "full": 10}[mode]  # notebooks/06's EPOCHS
+    if mode not in (None, config.mode()):
+        raise ValueError(f"run compare_unet in {mode} mode: set it with config.environment.")
+    train_count, test_count, budget_epochs = unet.scene_budget()  # notebooks/06's budget
+    epochs = epochs or budget_epochs
     seed = config.seed_everything(seed)
-    train, test = _unet_scenes(mode)
+    train = digit_scenes.make_digit_scenes(train_count, split="train")
+    test = digit_scenes.make_digit_scenes(test_count, split="test")
     frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
     builders = {
         "scratch": lambda: unet.build_unet(digit_scenes.NUM_SCENE_CLASSES, train.images.shape[1:]),

@@ -11,8 +11,15 @@ while this file and the lecture differ.
 import keras
 import numpy as np
 
-from course_utils import segmentation
+from course_utils import config, segmentation
 from course_utils.lectures import conv2d_transpose, fcn_vgg
+
+
+# notebooks/06_unet.ipynb, cell budget
+def scene_budget():
+    """Training scenes, test scenes and epochs: one budget for every model here and in the
+    benchmark's U-Net rows."""
+    return config.pick(fast=(256, 64, 1), default=(2000, 500, 6))
 
 
 # notebooks/06_unet.ipynb, cell conv-block
@@ -44,7 +51,7 @@ def decoder_level(x, skip, filters, name):
 
 
 # notebooks/06_unet.ipynb, cell unet-widths
-UNET_WIDTHS = (8, 16, 32, 64, 128)  # per level, bottleneck last: narrow where maps are big
+UNET_WIDTHS = (16, 16, 32, 64, 128)  # per level, bottleneck last; why 16 first: the recipe
 
 
 # notebooks/06_unet.ipynb, cell unet
@@ -84,21 +91,21 @@ def warmup_cosine(learning_rate, epochs, steps_per_epoch, warmup_epochs=1):
 
 
 # notebooks/06_unet.ipynb, cell recipe
-LEARNING_RATE = 2e-3  # Adam's peak learning rate, reached after the warm-up
+LEARNING_RATE = 4e-3  # Adam's peak learning rate, reached after the warm-up
 
 
-def crossentropy_plus_dice(weights):
+def crossentropy_plus_dice(weights, dice=dice_loss):
     """Topic 04's class-weighted cross-entropy plus the soft Dice loss."""
     crossentropy = fcn_vgg.weighted_crossentropy(weights)
 
     def loss(y_true, y_pred):
-        return crossentropy(y_true, y_pred) + dice_loss(y_true, y_pred)
+        return crossentropy(y_true, y_pred) + dice(y_true, y_pred)
 
     return loss
 
 
 # notebooks/06_unet.ipynb, cell fit-recipe
-def fit_scenes(model, inputs, masks, epochs, batch_size=32, learning_rate=LEARNING_RATE):
+def fit_scenes(model, inputs, masks, epochs, batch_size=16, dice=dice_loss):
     """Train with the recipe: Adam, warm-up and cosine, cross-entropy plus Dice."""
     steps_per_epoch = int(np.ceil(len(masks) / batch_size))
     weights = fcn_vgg.class_weights(masks, model.output_shape[-1])
@@ -107,8 +114,8 @@ def fit_scenes(model, inputs, masks, epochs, batch_size=32, learning_rate=LEARNI
         (inputs, masks),
         epochs,
         batch_size,
-        learning_rate=warmup_cosine(learning_rate, epochs, steps_per_epoch),
-        loss=crossentropy_plus_dice(weights),
+        learning_rate=warmup_cosine(LEARNING_RATE, epochs, steps_per_epoch),
+        loss=crossentropy_plus_dice(weights, dice),
     )
 
 

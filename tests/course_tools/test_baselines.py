@@ -30,7 +30,7 @@ def _tiny_course_decoder(frozen):
         ),
         (
             _tiny_course_decoder,
-            lambda model, scenes: baselines.fit_course_unet(model, scenes, epochs=1, batch_size=4),
+            lambda model, scenes: baselines.fit_course_unet(model, scenes, epochs=2),
         ),
     ],
     ids=["tutorial", "course"],
