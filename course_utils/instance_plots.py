@@ -98,13 +98,20 @@ def show_anchor_labels(image, anchor_boxes, labels, truth_boxes, size=3.6):
     return figure
 
 
-def plot_anchor_recall(thresholds, recalls, size=(5.5, 3.2)):
-    """The share of true boxes whose best anchor reaches each IoU, one curve per anchor set."""
+def plot_anchor_recall(
+    thresholds,
+    recalls,
+    size=(5.5, 3.2),
+    xlabel="IoU threshold",
+    ylabel="boxes with an anchor that close",
+):
+    """The share of true boxes found at each x (an IoU threshold, a number of proposals), one
+    curve per set of anchors or proposals."""
     figure, ax = plt.subplots(figsize=size)
     for name, values in recalls.items():
         ax.plot(thresholds, values, marker="o", markersize=3, label=name)
-    ax.set_xlabel("IoU threshold")
-    ax.set_ylabel("boxes with an anchor that close")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from course_utils import anchors, detection
+
 
 # notebooks/08_instance_segmentation.ipynb, cell 0f621789
 def proposal_head(features, anchors_per_location=9, width=64):
@@ -32,6 +34,54 @@ def build_proposal_network(feature_shape, anchors_per_location=9):
     features = keras.Input(feature_shape, name="features")
     objectness, deltas = proposal_head(features, anchors_per_location)
     return keras.Model(features, [objectness, deltas], name="proposal_network")
+
+
+# notebooks/08_instance_segmentation.ipynb, cell rpn-targets
+def proposal_targets(anchor_boxes, scene_boxes, grid, positive_iou=0.7, negative_iou=0.3):
+    """Each scene's anchor labels (H, W, A) and regression targets packed for the loss
+    (H, W, 5A): the 4 deltas of every anchor (0 unless positive), then the A positive flags."""
+    labels, packed = [], []
+    for boxes in scene_boxes:
+        assignment = anchors.assign_anchors(anchor_boxes, boxes, positive_iou, negative_iou)
+        positive = (assignment.labels == anchors.POSITIVE).astype("float32")
+        deltas = anchors.encode_boxes(anchor_boxes, boxes[assignment.matched]) * positive[:, None]
+        labels.append(assignment.labels.reshape(grid))
+        flags = positive.reshape(grid)
+        packed.append(np.concatenate([deltas.reshape(*grid[:2], -1), flags], axis=-1))
+    return np.stack(labels).astype("float32"), np.stack(packed).astype("float32")
+
+
+# notebooks/08_instance_segmentation.ipynb, cell rpn-losses
+def objectness_loss(labels, scores):
+    """Binary cross-entropy of the labelled anchors, positives and negatives averaged apart."""
+    scores = ops.clip(scores, 1e-7, 1.0 - 1e-7)
+    positive = ops.cast(ops.equal(labels, 1.0), "float32")
+    negative = ops.cast(ops.equal(labels, 0.0), "float32")
+    on_objects = ops.sum(-ops.log(scores) * positive) / ops.maximum(ops.sum(positive), 1.0)
+    on_background = ops.sum(-ops.log(1.0 - scores) * negative) / ops.maximum(ops.sum(negative), 1.0)
+    return on_objects + on_background
+
+
+# notebooks/08_instance_segmentation.ipynb, cell rpn-box-loss
+def box_regression_loss(y_true, y_pred):
+    """Smooth L1 between the predicted and the target deltas of the positive anchors."""
+    count = y_pred.shape[-1] // 4  # anchors per location
+    targets = ops.reshape(y_true[..., : 4 * count], (-1, 4))
+    positive = ops.reshape(y_true[..., 4 * count :], (-1,))
+    error = ops.abs(ops.reshape(y_pred, (-1, 4)) - targets)
+    smooth_l1 = ops.sum(ops.where(error < 1.0, 0.5 * error**2, error - 0.5), axis=-1)
+    return ops.sum(smooth_l1 * positive) / ops.maximum(ops.sum(positive), 1.0)
+
+
+# notebooks/08_instance_segmentation.ipynb, cell rpn-propose
+def propose(objectness, deltas, anchor_boxes, image_size, count=10, iou_threshold=0.5):
+    """One scene's proposals: anchors moved by their deltas and clipped, best objectness first,
+    after NMS; the top `count` boxes and their scores."""
+    moved = anchors.decode_boxes(anchor_boxes, np.reshape(deltas, (-1, 4)))
+    boxes = anchors.clip_boxes(moved, image_size)
+    scores = np.reshape(objectness, -1)
+    kept = detection.non_max_suppression(boxes, scores, iou_threshold, max_outputs=count)
+    return boxes[kept], scores[kept]
 
 
 # notebooks/08_instance_segmentation.ipynb, cell 1804842d

@@ -4,7 +4,7 @@ tested against plain-NumPy transcriptions of their formulas."""
 import numpy as np
 import pytest
 
-from course_utils import config, roi
+from course_utils import anchors, config, detection, roi
 
 config.setup()
 from course_utils.lectures import instance_segmentation as lecture  # noqa: E402
@@ -79,3 +79,65 @@ def test_similarity_matches_the_library_grouping(distance):
     np.testing.assert_allclose(np.exp(np.asarray(log_same)[0, 0, 1]), sigma, rtol=1e-5)
     if distance > 0:
         np.testing.assert_allclose(np.exp(np.asarray(log_apart)[0, 0, 1]), 1 - sigma, rtol=1e-4)
+
+
+def _anchor_grid():
+    """A 2 x 2 grid of stride 16, two shapes per location: 8 anchors, in generate_anchors' order."""
+    return anchors.generate_anchors(2, 2, 16, (12, 20), (1.0,)), (2, 2, 2)
+
+
+def test_proposal_targets_label_and_encode_every_anchor_in_grid_order():
+    anchor_boxes, grid = _anchor_grid()
+    truths = [np.array([[2.0, 3.0, 16.0, 15.0]]), np.array([[20.0, 18.0, 30.0, 31.0]])]
+    labels, packed = lecture.proposal_targets(anchor_boxes, truths, grid)
+    assert labels.shape == (2, 2, 2, 2) and packed.shape == (2, 2, 2, 10)
+    for scene, boxes in enumerate(truths):
+        assignment = anchors.assign_anchors(anchor_boxes, boxes)
+        np.testing.assert_array_equal(labels[scene].reshape(-1), assignment.labels)
+        positive = assignment.labels == anchors.POSITIVE
+        assert positive.any()  # each box's best anchor is positive
+        deltas = packed[scene, ..., :8].reshape(-1, 4)
+        flags = packed[scene, ..., 8:].reshape(-1)
+        np.testing.assert_array_equal(flags, positive)
+        expected = anchors.encode_boxes(anchor_boxes[positive], boxes[assignment.matched[positive]])
+        np.testing.assert_allclose(deltas[positive], expected, rtol=1e-5)
+        assert np.all(deltas[~positive] == 0)
+
+
+def test_objectness_loss_averages_positives_and_negatives_apart_and_ignores_the_rest():
+    labels = np.array([[1.0, 0.0, 0.0, 0.0, -1.0]], "float32")
+    scores = np.array([[0.8, 0.1, 0.2, 0.3, 0.99]], "float32")
+    expected = -np.log(0.8) - np.mean(np.log([0.9, 0.8, 0.7]))
+    assert float(lecture.objectness_loss(labels, scores)) == pytest.approx(expected, rel=1e-5)
+    # the ignored anchor's score does not count; a positive's does
+    scores[0, 4] = 0.01
+    assert float(lecture.objectness_loss(labels, scores)) == pytest.approx(expected, rel=1e-5)
+    scores[0, 0] = 0.5
+    assert float(lecture.objectness_loss(labels, scores)) > expected
+
+
+def test_box_regression_loss_is_smooth_l1_over_positive_anchors_only():
+    predicted = np.zeros((1, 1, 1, 8), "float32")  # two anchors of 4 deltas
+    predicted[0, 0, 0, :4] = [0.5, -2.0, 0.0, 0.0]
+    predicted[0, 0, 0, 4:] = [9.0, 9.0, 9.0, 9.0]  # a negative anchor: never counted
+    packed = np.zeros((1, 1, 1, 10), "float32")
+    packed[0, 0, 0, 8] = 1.0  # only the first anchor is positive, its targets 0
+    expected = 0.5 * 0.5**2 + (2.0 - 0.5)
+    assert float(lecture.box_regression_loss(packed, predicted)) == pytest.approx(expected)
+
+
+def test_proposals_decode_clip_rank_and_suppress():
+    anchor_boxes, grid = _anchor_grid()
+    objectness = np.linspace(0.1, 0.8, len(anchor_boxes)).reshape(grid)
+    deltas = np.zeros((*grid[:2], 4 * grid[2]))
+    boxes, scores = lecture.propose(objectness, deltas, anchor_boxes, 32, count=3)
+    assert np.all(np.diff(scores) < 0) and len(boxes) <= 3
+    assert boxes.min() >= 0 and boxes.max() <= 32  # clipped to the image
+    kept = detection.non_max_suppression(
+        anchors.clip_boxes(anchor_boxes, 32), objectness.ravel(), 0.7, 3
+    )
+    np.testing.assert_allclose(boxes, anchors.clip_boxes(anchor_boxes, 32)[kept])
+    # a delta moves its anchor: the best anchor, shifted right by half its width
+    deltas[1, 1, 4:8] = [0.5, 0.0, 0.0, 0.0]
+    moved, _ = lecture.propose(objectness, deltas, anchor_boxes, 64, count=1)
+    np.testing.assert_allclose(moved[0], anchor_boxes[-1] + [10.0, 0.0, 10.0, 0.0])
