@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from course_utils import anchors, config, detection, instances
+from course_utils.checks import _instance_segmentation_anchors as anchor_cases_checks
+from course_utils.checks import _instance_segmentation_boxes as box_cases_checks
 from course_utils.checks import instance_segmentation as check
 
 config.setup()
@@ -128,11 +130,11 @@ CHECKS = {
     "paste_mask": (check.check_paste_mask, check.check_paste_mask_hidden),
 }
 VARIANTS = {
-    "generate_anchors": (check._anchors_variant, check.ANCHOR_MISTAKES),
-    "assign_anchors": (check._assign_variant, check.ASSIGN_MISTAKES),
-    "encode_boxes": (check._encode_variant, check.ENCODE_MISTAKES),
-    "decode_boxes": (check._decode_variant, check.DECODE_MISTAKES),
-    "paste_mask": (check._paste_variant, check.PASTE_MISTAKES),
+    "generate_anchors": (anchor_cases_checks.anchors_variant, anchor_cases_checks.ANCHOR_MISTAKES),
+    "assign_anchors": (anchor_cases_checks.assign_variant, anchor_cases_checks.ASSIGN_MISTAKES),
+    "encode_boxes": (box_cases_checks.encode_variant, box_cases_checks.ENCODE_MISTAKES),
+    "decode_boxes": (box_cases_checks.decode_variant, box_cases_checks.DECODE_MISTAKES),
+    "paste_mask": (box_cases_checks.paste_variant, box_cases_checks.PASTE_MISTAKES),
 }
 
 
@@ -166,20 +168,24 @@ def test_every_catalogued_mistake_is_named(name, mistake):
 def test_mistake_free_variants_equal_the_course():
     """The variants without a mistake are the course's answers (so hints are about mistakes)."""
     for key in ["lecture", (3, 2, 4, (8, 16), (0.5, 1.0, 2.0))]:
-        case = check.anchors_case(key)
+        case = anchor_cases_checks.anchors_case(key)
         np.testing.assert_allclose(
-            check._anchors_variant(*case.args), anchors.generate_anchors(*case.args)
+            anchor_cases_checks.anchors_variant(*case.args), anchors.generate_anchors(*case.args)
         )
     for key in ["lecture", (0, 2, 0.7, 0.3), (12, 4, 0.5, 0.2)]:
-        case = check.assign_case(key)
+        case = anchor_cases_checks.assign_case(key)
         np.testing.assert_array_equal(
-            check._assign_variant(*case.args, **case.kwargs),
+            anchor_cases_checks.assign_variant(*case.args, **case.kwargs),
             anchors.assign_anchors(*case.args, **case.kwargs).labels,
         )
-    case = check.encode_case((0, 6))
-    np.testing.assert_allclose(check._encode_variant(*case.args), anchors.encode_boxes(*case.args))
-    case = check.decode_case((0, 6))
-    np.testing.assert_allclose(check._decode_variant(*case.args), anchors.decode_boxes(*case.args))
+    case = box_cases_checks.encode_case((0, 6))
+    np.testing.assert_allclose(
+        box_cases_checks.encode_variant(*case.args), anchors.encode_boxes(*case.args)
+    )
+    case = box_cases_checks.decode_case((0, 6))
+    np.testing.assert_allclose(
+        box_cases_checks.decode_variant(*case.args), anchors.decode_boxes(*case.args)
+    )
 
 
 def test_wrong_shapes_and_labels_fail_with_one_line():
