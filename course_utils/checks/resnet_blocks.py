@@ -14,6 +14,7 @@ which is how it is named. Parameter counts are judged against a block of the lec
 import numpy as np
 
 from course_utils import checks
+from course_utils.checks import _resnet_blocks_compute as compute
 from course_utils.checks.conv_autoencoder import each_model
 
 # Keras is imported inside functions: a solutions notebook imports this module before
@@ -21,185 +22,6 @@ from course_utils.checks.conv_autoencoder import each_model
 
 # Exercise numbers in solutions/05_resnet_blocks.ipynb.
 EXERCISES = {"identity_block": 1, "projection_block": 2, "residual_stage": 3, "block_parameters": 4}
-
-# The affine map every batch norm is set to: a shift that is not zero makes its place matter.
-BN_SCALE, BN_SHIFT = 1.5, -0.2
-
-
-def shape_hint(input_shape, arguments):
-    """What to say when adding the shortcut fails: the shortcut and the residual disagree."""
-    return (
-        f"for an input of shape {tuple(input_shape)} and arguments {tuple(arguments)}, the "
-        f"shortcut and the residual path must have the same shape; when the channels or the "
-        f"stride change, project the shortcut with a 1x1 Conv2D with those filters and strides."
-    )
-
-
-def builder_case(key):
-    """``key = (input_shape, *arguments, seed)``: the block's inputs (the seed is the judge's)."""
-    input_shape, *arguments, _seed = key
-    return checks.Case((tuple(input_shape), *arguments), {}, key)
-
-
-def probe_builder(what):
-    """A probe that calls the student's block on a symbolic input of the case's shape."""
-
-    def probe(exercise, function, case):
-        import keras
-
-        input_shape, *arguments = case.args
-        return checks.run_builder(
-            exercise,
-            function,
-            keras.Input(input_shape),
-            *arguments,
-            what=what,
-            shape_hint=shape_hint(input_shape, arguments),
-        )
-
-    return probe
-
-
-def _kernels(model):
-    """The convolution layers of a model, in order, with their kernels."""
-    import keras
-
-    return [layer for layer in checks.flat_layers(model) if isinstance(layer, keras.layers.Conv2D)]
-
-
-def _batch_norms(model):
-    """The batch-normalisation layers of a model."""
-    import keras
-
-    return [
-        layer
-        for layer in checks.flat_layers(model)
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
-
-
-def _count_convs(exercise, model, wanted, what):
-    """Fail unless the model's convolution kernels have exactly the wanted shapes."""
-    shapes = sorted(tuple(layer.kernel.shape) for layer in _kernels(model))
-    if shapes == sorted(wanted):
-        return
-    sizes = [f"{s[0]}x{s[1]} ({s[2]}->{s[3]})" for s in shapes]
-    found = ", ".join(sizes) or "none"
-    checks.fail(exercise, f"{what} should have convolutions {_describe(wanted)}; found {found}.")
-
-
-def _describe(shapes):
-    """Kernel shapes as words: '3x3 (8->8), 3x3 (8->8)'."""
-    return ", ".join(f"{s[0]}x{s[1]} ({s[2]}->{s[3]})" for s in sorted(shapes))
-
-
-def _check_batch_norms(exercise, model, allowed):
-    """Fail unless the block has one batch norm per convolution (``allowed`` counts)."""
-    count = len(_batch_norms(model))
-    if count not in allowed:
-        checks.fail(
-            exercise,
-            f"found {count} BatchNormalization layers: put one after each convolution "
-            f"(conv, batch norm, ReLU).",
-        )
-
-
-def _set_weights(model, seed):
-    """Random kernels, zero biases, every batch norm exactly ``BN_SCALE * z + BN_SHIFT``."""
-    rng = np.random.default_rng(seed)
-    for layer in _kernels(model):
-        fan_in = np.prod(layer.kernel.shape[:-1])
-        layer.kernel.assign(rng.normal(0, np.sqrt(2 / fan_in), layer.kernel.shape))
-        if layer.use_bias:
-            layer.bias.assign(np.zeros(layer.bias.shape))
-    for layer in _batch_norms(model):
-        for weight, value in (
-            (layer.gamma, BN_SCALE),
-            (layer.beta, BN_SHIFT),
-            (layer.moving_mean, 0.0),
-            # variance 1 - epsilon makes the normalisation exactly the identity in inference.
-            (layer.moving_variance, 1.0 - layer.epsilon),
-        ):
-            if weight is not None:
-                weight.assign(np.full(weight.shape, value))
-    return [np.asarray(layer.kernel) for layer in _kernels(model)]
-
-
-def _conv(x, kernel, strides=1):
-    """Same-padded convolution of NHWC ``x`` with an HWIO kernel (TensorFlow, not the student)."""
-    import tensorflow as tf
-
-    return tf.nn.conv2d(x, kernel, strides=strides, padding="SAME").numpy()
-
-
-def _bn(z):
-    """The batch norm the check installed."""
-    return BN_SCALE * z + BN_SHIFT
-
-
-def _relu(z):
-    """ReLU."""
-    return np.maximum(z, 0)
-
-
-def _run(model, x):
-    """The model's output in inference mode, as a float array."""
-    return np.asarray(model(x, training=False), dtype=np.float64)
-
-
-def _residual_variants(x, first, second, strides=1):
-    """The residual path, right and in each classic wrong form: name -> F(x)."""
-    conv_a = _conv(x, first, strides)
-    hidden = _relu(_bn(conv_a))
-    return {
-        "right": _bn(_conv(hidden, second)),
-        "no inner relu": _bn(_conv(_bn(conv_a), second)),
-        "relu before bn": _bn(_conv(_bn(_relu(conv_a)), second)),
-        "hidden": hidden,
-        "stride late": _bn(_conv(_relu(_bn(_conv(x, first))), second, strides)),
-    }
-
-
-def _block_mistakes(paths, shortcut):
-    """Outputs of the classic wrong blocks, each with its one-line hint."""
-    residual = paths["right"]
-    return {
-        "the shortcut is added after the final ReLU: add the input first, then apply the ReLU "
-        "(ReLU(F(x) + x), not ReLU(F(x)) + x).": _relu(residual) + shortcut,
-        "the block ends without a ReLU: apply ReLU after adding the shortcut.": residual + shortcut,
-        "the shortcut is missing: add the block's input to the residual path before the final "
-        "ReLU.": _relu(residual),
-        "there is no ReLU between the two convolutions: conv, batch norm, ReLU, conv, batch "
-        "norm.": _relu(paths["no inner relu"] + shortcut),
-        "ReLU comes before batch normalisation: the order is convolution, batch norm, ReLU.": _relu(
-            paths["relu before bn"] + shortcut
-        ),
-        "the shortcut comes from inside the block: add the block's input x, not the first "
-        "convolution's output.": _relu(residual + paths["hidden"]),
-        "the stride is on the second convolution: put it on the first 3x3 convolution (and on "
-        "the projection).": _relu(paths["stride late"] + shortcut),
-    }
-
-
-def _input(shape, seed):
-    """A batch of two random inputs with negative values (so a missing ReLU shows)."""
-    return np.random.default_rng(seed).normal(0, 1, (2, *shape)).astype(np.float32)
-
-
-def _zero_output(model, x):
-    """The block's output once every convolution kernel and batch-norm shift is zero."""
-    for layer in _kernels(model):
-        layer.kernel.assign(np.zeros(layer.kernel.shape))
-    for layer in _batch_norms(model):
-        if layer.beta is not None:
-            layer.beta.assign(np.zeros(layer.beta.shape))
-    return _run(model, x)
-
-
-def _output_shape(model):
-    """The rebuilt model's output shape, batch axis as None."""
-    return (None, *tuple(model.output.shape)[1:])
-
 
 # --- exercise 1: the identity block --------------------------------------------------------------
 
@@ -209,38 +31,40 @@ def _judge_identity(exercise, case, model):
     (height, width, channels), _ = case.args
     seed = case.key[-1]
     shape = (None, height, width, channels)
-    if _output_shape(model) != shape:
+    if compute.output_shape(model) != shape:
         checks.fail(
             exercise,
             f"an identity block keeps the shape of its input {shape}, got "
-            f"{_output_shape(model)}: use padding='same', stride 1 and `filters` channels.",
+            f"{compute.output_shape(model)}: use padding='same', stride 1 and `filters` channels.",
         )
     kernel = (3, 3, channels, channels)
-    _count_convs(exercise, model, [kernel, kernel], "an identity block")
-    _check_batch_norms(exercise, model, (2,))
-    kernels = _set_weights(model, seed)
-    x = _input((height, width, channels), seed)
-    actual = _run(model, x)
+    compute.count_convs(exercise, model, [kernel, kernel], "an identity block")
+    compute.check_batch_norms(exercise, model, (2,))
+    kernels = compute.set_weights(model, seed)
+    x = compute.input((height, width, channels), seed)
+    actual = compute.run(model, x)
     # The two kernels have the same shape; either may be the first one the model lists.
     candidates = [(kernels[0], kernels[1]), (kernels[1], kernels[0])]
     if not any(
-        checks.close(actual, _relu(_residual_variants(x, *pair)["right"] + x), 1e-3, 1e-3)
+        checks.close(
+            actual, compute.relu(compute.residual_variants(x, *pair)["right"] + x), 1e-3, 1e-3
+        )
         for pair in candidates
     ):
-        paths = _residual_variants(x, *candidates[0])
+        paths = compute.residual_variants(x, *candidates[0])
         checks.diagnose(
             exercise,
             actual,
-            _relu(paths["right"] + x),
-            _block_mistakes(paths, x),
+            compute.relu(paths["right"] + x),
+            compute.block_mistakes(paths, x),
             context="with random weights, ",
             atol=1e-3,
             rtol=1e-3,
         )
     checks.diagnose(
         exercise,
-        _zero_output(model, x),
-        _relu(x),
+        compute.zero_output(model, x),
+        compute.relu(x),
         {"with zero weights the block gives 0: is the shortcut missing?": np.zeros_like(x)},
         context="with all kernels zero, ",
     )
@@ -249,10 +73,10 @@ def _judge_identity(exercise, case, model):
 check_identity_block, check_identity_block_hidden = checks.exercise(
     EXERCISES["identity_block"],
     "identity_block",
-    case=builder_case,
+    case=compute.builder_case,
     public=[((7, 9, 8), 8, 1)],
     hidden=[((5, 5, 3), 3, 11), ((4, 6, 16), 16, 12)],  # other sizes and channel counts
-    probe=probe_builder("the block"),
+    probe=compute.probe_builder("the block"),
     judge=each_model(_judge_identity),
     passed="two 3x3 convolutions, shortcut added before the ReLU; zero weights give ReLU(x).",
     hidden_passed="the identity block is right on {count} hidden cases.",
@@ -267,35 +91,37 @@ def _judge_projection(exercise, case, model):
     (height, width, channels), filters, strides = case.args
     seed = case.key[-1]
     shape = (None, -(-height // strides), -(-width // strides), filters)
-    if _output_shape(model) != shape:
+    if compute.output_shape(model) != shape:
         checks.fail(
             exercise,
             f"input {(height, width, channels)} with filters={filters}, strides={strides} should "
-            f"give {shape}, got {_output_shape(model)}: stride the first convolution and the "
-            f"projection, padding='same'.",
+            f"give {shape}, got {compute.output_shape(model)}: stride the first convolution and "
+            f"the projection, padding='same'.",
         )
     wanted = [(3, 3, channels, filters), (3, 3, filters, filters), (1, 1, channels, filters)]
-    shapes = [tuple(layer.kernel.shape) for layer in _kernels(model)]
+    shapes = [tuple(layer.kernel.shape) for layer in compute.kernels(model)]
     if (1, 1, channels, filters) not in shapes and shapes.count((3, 3, channels, filters)) == 2:
         checks.fail(exercise, "the projection shortcut is a 1x1 convolution, not 3x3.")
-    _count_convs(exercise, model, wanted, "a projection block")
-    _check_batch_norms(exercise, model, (2, 3))
-    _set_weights(model, seed)
-    by_shape = {tuple(layer.kernel.shape): np.asarray(layer.kernel) for layer in _kernels(model)}
-    x = _input((height, width, channels), seed)
-    actual = _run(model, x)
-    paths = _residual_variants(x, by_shape[wanted[0]], by_shape[wanted[1]], strides)
-    projected = _conv(x, by_shape[wanted[2]], strides)
+    compute.count_convs(exercise, model, wanted, "a projection block")
+    compute.check_batch_norms(exercise, model, (2, 3))
+    compute.set_weights(model, seed)
+    by_shape = {
+        tuple(layer.kernel.shape): np.asarray(layer.kernel) for layer in compute.kernels(model)
+    }
+    x = compute.input((height, width, channels), seed)
+    actual = compute.run(model, x)
+    paths = compute.residual_variants(x, by_shape[wanted[0]], by_shape[wanted[1]], strides)
+    projected = compute.conv(x, by_shape[wanted[2]], strides)
     # The projection may have its own batch norm (Keras' ResNet does) or not: both are right.
-    shortcuts = [_bn(projected), projected]
-    if any(checks.close(actual, _relu(paths["right"] + s), 1e-3, 1e-3) for s in shortcuts):
+    shortcuts = [compute.bn(projected), projected]
+    if any(checks.close(actual, compute.relu(paths["right"] + s), 1e-3, 1e-3) for s in shortcuts):
         return
-    shortcut = shortcuts[0] if len(_batch_norms(model)) == 3 else shortcuts[1]
+    shortcut = shortcuts[0] if len(compute.batch_norms(model)) == 3 else shortcuts[1]
     checks.diagnose(
         exercise,
         actual,
-        _relu(paths["right"] + shortcut),
-        _block_mistakes(paths, shortcut),
+        compute.relu(paths["right"] + shortcut),
+        compute.block_mistakes(paths, shortcut),
         context="with random weights, ",
         atol=1e-3,
         rtol=1e-3,
@@ -305,11 +131,11 @@ def _judge_projection(exercise, case, model):
 check_projection_block, check_projection_block_hidden = checks.exercise(
     EXERCISES["projection_block"],
     "projection_block",
-    case=builder_case,
+    case=compute.builder_case,
     # 8x8x4 -> 4x4x8 at stride 2, and 6x6x4 -> 6x6x8 at stride 1 (only the channels change).
     public=[((8, 8, 4), 8, 2, 3), ((6, 6, 4), 8, 1, 4)],
     hidden=[((7, 5, 3), 6, 2, 13), ((4, 4, 16), 32, 2, 14)],  # odd sizes, more channels
-    probe=probe_builder("the block"),
+    probe=compute.probe_builder("the block"),
     judge=each_model(_judge_projection),
     passed="strided 3x3 path and 1x1 projection shortcut, added before the ReLU.",
     hidden_passed="the projection block is right on {count} hidden cases.",
@@ -336,7 +162,7 @@ def _judge_stage(exercise, case, model):
     (height, width, channels), filters, blocks, strides = case.args
     size = (-(-height // strides), -(-width // strides))
     shape = (None, *size, filters)
-    got = _output_shape(model)
+    got = compute.output_shape(model)
     if got != shape:
         checks.fail(
             exercise,
@@ -344,7 +170,7 @@ def _judge_stage(exercise, case, model):
             f"strides={strides} should give {shape}, got {got}: "
             f"{_stage_shape_hint(got, size, filters)}",
         )
-    kernels = [tuple(layer.kernel.shape) for layer in _kernels(model)]
+    kernels = [tuple(layer.kernel.shape) for layer in compute.kernels(model)]
     three = sum(1 for k in kernels if k[:2] == (3, 3))
     projections = sum(1 for k in kernels if k[:2] == (1, 1))
     needed = int(strides != 1 or channels != filters)
@@ -360,9 +186,9 @@ def _judge_stage(exercise, case, model):
             f"found {projections} 1x1 projections, expected {needed}: only a block that changes "
             f"the channels or the stride needs one; the others use the identity shortcut.",
         )
-    x = _input((height, width, channels), case.key[-1])
-    zero = _zero_output(model, x)
-    expected = _relu(x) if not needed else np.zeros(zero.shape)
+    x = compute.input((height, width, channels), case.key[-1])
+    zero = compute.zero_output(model, x)
+    expected = compute.relu(x) if not needed else np.zeros(zero.shape)
     if not checks.close(zero, expected, atol=1e-5):
         checks.fail(
             exercise,
@@ -374,11 +200,11 @@ def _judge_stage(exercise, case, model):
 check_residual_stage, check_residual_stage_hidden = checks.exercise(
     EXERCISES["residual_stage"],
     "residual_stage",
-    case=builder_case,
+    case=compute.builder_case,
     # 3 blocks that halve 8x8x4 to 4x4x8, and 2 that keep 6x6x8.
     public=[((8, 8, 4), 8, 3, 2, 5), ((6, 6, 8), 8, 2, 1, 6)],
     hidden=[((6, 6, 4), 8, 2, 1, 15), ((5, 5, 8), 16, 1, 2, 16)],  # channels change at stride 1
-    probe=probe_builder("the stage"),
+    probe=compute.probe_builder("the stage"),
     judge=each_model(_judge_stage),
     passed="one projection where the shape changes, identity shortcuts elsewhere.",
     hidden_passed="the stage is right on {count} hidden cases.",
