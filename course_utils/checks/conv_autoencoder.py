@@ -10,90 +10,13 @@ builders' probe returns the student's model, which the judge sees rebuilt from K
 import numpy as np
 
 from course_utils import checks
-from course_utils.checks import plain
+from course_utils.checks import model_judge as model_judge
 
 # Keras and TensorFlow are imported inside functions: a solutions notebook imports this module
 # before config.setup(), which must run before TensorFlow loads.
 
 # Exercise numbers in solutions/03_conv_autoencoder.ipynb.
 EXERCISES = {"autoencoder": 1, "psnr": 2, "add_noise": 3, "pixel_classifier": 4}
-
-
-def probe_model(exercise, function, case):
-    """The student's builder on the case's inputs: its model, or a one-line hint."""
-    import keras
-
-    args, kwargs = case.copies()
-    model = checks.run(exercise, function, *args, **kwargs)
-    if isinstance(model, plain.Crashed | keras.Model):
-        return model
-    return plain.Crashed(
-        f"expected a keras.Model, got {type(model).__name__}: end with "
-        f"return keras.Model(inputs, outputs)."
-    )
-
-
-def _activation(layer):
-    """The name of a layer's activation ('linear' when it has none)."""
-    return getattr(getattr(layer, "activation", None), "__name__", "linear")
-
-
-def _activated(layers, layer, name):
-    """True if ``layer`` applies activation ``name`` itself or through the layer after it."""
-    if _activation(layer) == name:
-        return True
-    position = layers.index(layer)
-    following = layers[position + 1] if position + 1 < len(layers) else None
-    if following is None:
-        return False
-    if type(following).__name__ == "ReLU":
-        return name == "relu"
-    return type(following).__name__ in ("Activation", "Softmax") and _activation(following) == name
-
-
-def _common_structure(exercise, model):
-    """No dense layers, pooling or fixed upsamplers: strided convs down, transposed convs up."""
-    layers = list(checks.flat_layers(model))
-    kinds = {type(layer).__name__ for layer in layers}
-    if kinds & {"Dense", "Flatten", "Reshape"}:
-        checks.fail(
-            exercise,
-            "no Dense/Flatten/Reshape: a convolutional autoencoder is fully convolutional, the "
-            "code is a stack of small feature maps.",
-        )
-    if kinds & {"MaxPooling2D", "AveragePooling2D"}:
-        checks.fail(
-            exercise,
-            "the encoder downsamples with strided convolutions (Conv2D(strides=2)), not pooling.",
-        )
-    if "UpSampling2D" in kinds:
-        checks.fail(
-            exercise,
-            "the decoder upsamples with Conv2DTranspose(strides=2), not UpSampling2D.",
-        )
-    return layers
-
-
-def each_model(judge_model):
-    """A judge of all cases from ``judge_model(exercise, case, model)`` on each rebuilt model."""
-
-    def judge(exercise, cases, outputs):
-        for case, output in zip(cases, outputs):
-            judge_model(exercise, case, rebuilt_model(exercise, output))
-        return len(cases)
-
-    return judge
-
-
-def rebuilt_model(exercise, output):
-    """The model a probe recorded, rebuilt; a crash or an unrebuildable model fails in one line."""
-    if isinstance(output, plain.Unsupported):
-        checks.fail(
-            exercise,
-            f"the grader cannot rebuild {output.type_name}: build the model from Keras' own layers "
-            f"only (no Lambda or custom layers).",
-        )
-    return checks.unwrap(exercise, output, "the builder's result")
 
 
 # --- exercise 1: the autoencoder with given shapes -----------------------------------------------
@@ -136,7 +59,7 @@ def _wrong_shape(exercise, index, layer, shape, want_shape):
 def _judge_autoencoder(exercise, case, model):
     """Layer kinds and shapes as in the table, ReLU inside, sigmoid out, values in [0, 1]."""
     height, width, _ = case.args[0]
-    layers = _common_structure(exercise, model)
+    layers = model_judge.common_structure(exercise, model)
     expected = autoencoder_shapes(height, width)
     weighted = [layer for layer in layers if type(layer).__name__ in ("Conv2D", "Conv2DTranspose")]
     got = [(type(layer).__name__, tuple(layer.output.shape[1:])) for layer in weighted]
@@ -156,12 +79,13 @@ def _judge_autoencoder(exercise, case, model):
         if shape != want_shape:
             _wrong_shape(exercise, index, weighted[index], shape, want_shape)
     for index, layer in enumerate(weighted[:-1]):
-        if not _activated(layers, layer, "relu"):
+        if not model_judge.activated(layers, layer, "relu"):
             checks.fail(
                 exercise,
-                f"layer {index + 1} has activation {_activation(layer)!r}: hidden layers use ReLU.",
+                f"layer {index + 1} has activation {model_judge.activation(layer)!r}: "
+                "hidden layers use ReLU.",
             )
-    if not _activated(layers, weighted[-1], "sigmoid"):
+    if not model_judge.activated(layers, weighted[-1], "sigmoid"):
         checks.fail(
             exercise,
             "the output layer should use a sigmoid, so that reconstructions are pixels in [0, 1].",
@@ -178,8 +102,8 @@ check_autoencoder, check_autoencoder_hidden = checks.exercise(
     case=image_size_case,
     public=[(28, 28)],
     hidden=[(32, 32), (16, 24)],  # other sizes: the model is fully convolutional
-    probe=probe_model,
-    judge=each_model(_judge_autoencoder),
+    probe=model_judge.probe_model,
+    judge=model_judge.each_model(_judge_autoencoder),
     passed="28x28x1 -> 14x14x16 -> 7x7x32 -> 14x14x16 -> 28x28x1, no dense layer.",
     hidden_passed="the autoencoder builds for {count} hidden image sizes.",
 )
@@ -380,7 +304,7 @@ def classifier_case(key):
 def _judge_classifier(exercise, case, model):
     """Per-pixel probabilities at full size from a bottleneck at most 1/4 the size."""
     (height, width, _), num_classes = case.args
-    layers = _common_structure(exercise, model)
+    layers = model_judge.common_structure(exercise, model)
     want = (height, width, num_classes)
     got = tuple(model.output_shape[1:])
     if got != want:
@@ -424,8 +348,8 @@ check_pixel_classifier, check_pixel_classifier_hidden = checks.exercise(
     case=classifier_case,
     public=[(64, 64, 11)],
     hidden=[(32, 48, 3)],  # another size and class count
-    probe=probe_model,
-    judge=each_model(_judge_classifier),
+    probe=model_judge.probe_model,
+    judge=model_judge.each_model(_judge_classifier),
     passed="per-pixel softmax over 11 classes at 64x64, through a small bottleneck.",
     hidden_passed="the pixel classifier builds for hidden sizes.",
 )

@@ -15,7 +15,7 @@ import numpy as np
 
 from course_utils import checks
 from course_utils.checks import _resnet_blocks_compute as compute
-from course_utils.checks.conv_autoencoder import each_model
+from course_utils.checks.model_judge import each_model
 
 # Keras is imported inside functions: a solutions notebook imports this module before
 # config.setup(), which must run before TensorFlow loads.
