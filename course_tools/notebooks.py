@@ -17,37 +17,11 @@ import re
 
 import nbformat
 
-import course_utils
+from course_tools import colab
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOK_FOLDERS = ("notebooks", "solutions", "assignments")
 ROLES = ("answer", "check", "hidden")
-# The one configured repository address: Colab badges and the Colab install are built from it.
-REPOSITORY = "https://github.com/dense-prediction-course/dense-prediction-course"
-BRANCH = "main"
-# What a Colab Setup cell installs: this distribution, at the version of course_utils that the
-# notebooks were written with, from the release tag v<version> of REPOSITORY (as d2l's notebooks
-# pin `pip install d2l==...`). pyproject.toml reads the version from course_utils.__version__.
-DISTRIBUTION = "dense-prediction-course"
-VERSION = course_utils.__version__
-RELEASE_TAG = f"v{VERSION}"
-COLAB_INSTALL = f"{DISTRIBUTION} @ git+{REPOSITORY}@{RELEASE_TAG}"
-
-# The first lines of every notebook's Setup cell: in Colab (only there) install the course's
-# package at the pinned version. `course tidy` writes it into every Setup cell.
-COLAB_SETUP = f"""# Setup. In Colab, install the course's package at the version of these notebooks.
-import sys
-
-if "google.colab" in sys.modules:
-    import subprocess
-
-    COURSE_REPOSITORY = "{REPOSITORY}"
-    COURSE_VERSION = "{VERSION}"
-    COURSE_PACKAGE = f"{DISTRIBUTION} @ git+{{COURSE_REPOSITORY}}@v{{COURSE_VERSION}}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", COURSE_PACKAGE], check=True)
-"""
-COLAB_CHECK = 'if "google.colab" in sys.modules:'
-
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -64,39 +38,10 @@ TEST_TAGS = ("nbval-ignore-output", "nbval-skip", "nbval-raises-exception", "rai
 KNOWN_TAGS = SLIDE_TAGS + TEST_TAGS
 # Old names, renamed by ``course tidy``.
 RENAMED_TAGS = {"setup": REMOVE_CELL}
-# The Colab link of a title cell, as a badge image (the old form) or a plain link (this one).
-COLAB_LINK = re.compile(
-    r"\[(?:!\[[^\]]*\]\([^)]*\)|Open in Colab)\]\(https://colab\.research\.google\.com/[^)]*\)",
-    re.I,
-)
 
 
 class NotebookFormatError(ValueError):
     """A source notebook breaks the course's exercise format."""
-
-
-def colab_url(folder, name):
-    """The "Open in Colab" address of ``folder/name`` in the configured repository."""
-    repository = REPOSITORY.removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{repository}/blob/{BRANCH}/{folder}/{name}"
-
-
-def colab_badge(folder, name):
-    """Markdown of the "Open in Colab" link for ``folder/name``: a plain link, so that nothing
-    in a notebook loads from the network (an image badge shows broken when offline)."""
-    return f"[Open in Colab]({colab_url(folder, name)})"
-
-
-def stamp_colab_badge(notebook, folder, name):
-    """Put the Colab link of ``folder/name`` into the first cell (replacing any other form)."""
-    first = notebook.cells[0] if notebook.cells else None
-    if first is None or first.cell_type != "markdown":
-        return
-    badge = colab_badge(folder, name)
-    if COLAB_LINK.search(first.source):
-        first.source = COLAB_LINK.sub(lambda _: badge, first.source, count=1)
-    else:
-        first.source = first.source.rstrip() + "\n\n" + badge
 
 
 def read(path):
@@ -121,36 +66,12 @@ def exercise_cell_id(cell):
     return f"ex{meta['exercise']}-{meta['role']}"
 
 
-def split_colab_setup(source):
-    """A Setup cell's source as ``(stanza, rest)``: its leading Colab install block, the code after.
-
-    The stanza is whatever comes before and in the ``if "google.colab" in sys.modules:`` block
-    (comments, ``import sys``), so an older stanza of any wording is found and replaced whole.
-    ``stanza`` is empty when the cell has none.
-    """
-    lines = source.split("\n")
-    for index, line in enumerate(lines):
-        if line.strip() == COLAB_CHECK:
-            end = index + 1
-            while end < len(lines) and (not lines[end].strip() or lines[end][:1].isspace()):
-                end += 1
-            return "\n".join(lines[:end]), "\n".join(lines[end:])
-        if line.strip() and not line.startswith("#") and line.strip() != "import sys":
-            break  # code before any Colab block: this cell has no stanza
-    return "", source
-
-
-def stamp_colab_setup(source):
-    """A Setup cell's source starting with the current ``COLAB_SETUP``, the rest unchanged."""
-    _, rest = split_colab_setup(source)
-    rest = rest.lstrip("\n")
-    return COLAB_SETUP + ("\n" + rest if rest else "")
-
-
 def _setup_cell(notebook):
     """The Setup cell (the first code cell, if it calls ``config.setup``), or None."""
     first = next((cell for cell in notebook.cells if cell.cell_type == "code"), None)
-    if first is None or not (split_colab_setup(first.source)[0] or "config.setup(" in first.source):
+    if first is None or not (
+        colab.split_colab_setup(first.source)[0] or "config.setup(" in first.source
+    ):
         return None
     return first
 
@@ -160,7 +81,7 @@ def tidy(notebook):
     notebook = copy.deepcopy(notebook)
     setup = _setup_cell(notebook)
     if setup is not None:
-        setup.source = stamp_colab_setup(setup.source)
+        setup.source = colab.stamp_colab_setup(setup.source)
     notebook.nbformat, notebook.nbformat_minor = 4, 5
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -361,7 +282,7 @@ def tidy_all(check=False, root=ROOT):
                 tidied = tidy(notebook)
             except NotebookFormatError as error:
                 raise NotebookFormatError(f"{folder}/{path.name}: {error}") from None
-            stamp_colab_badge(tidied, folder, path.name)
+            colab.stamp_colab_badge(tidied, folder, path.name)
             if tidied != notebook or path.read_text(encoding="utf-8") != (
                 json.dumps(tidied, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
             ):

@@ -5,5 +5,5 @@ environment. Import the submodule you need, e.g. ``from course_utils import conf
 """
 
 # The one version number: pyproject.toml reads it, and every notebook's Colab Setup cell installs
-# the release tagged v<version> (course_tools.notebooks.COLAB_SETUP). Bump it, tag, `make format`.
+# the release tagged v<version> (course_tools.colab.COLAB_SETUP). Bump it, tag, `make format`.
 __version__ = "0.2.0"

@@ -14,7 +14,7 @@ decks with fewer than ``MIN_SLIDES`` slides.
 import copy
 import re
 
-from course_tools import notebooks
+from course_tools import colab, notebooks
 
 MAX_CODE_LINES = 15  # more code than this is unreadable from the back of a lecture hall
 MIN_SLIDES = 25  # a 50-minute lecture, with its narrative in the speaker notes
@@ -62,7 +62,7 @@ def _drop_logs_and_widgets(cell):
 
 def _without_colab_link(cell):
     """The title cell without its Colab link, and remote images as links: a deck fetches nothing."""
-    source = notebooks.COLAB_LINK.sub("", cell.source).rstrip()
+    source = colab.COLAB_LINK.sub("", cell.source).rstrip()
     cell.source = REMOTE_IMAGE.sub(r"[\1](\2)", source)
 
 

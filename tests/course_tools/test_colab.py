@@ -3,7 +3,7 @@
 The Colab side is simulated: a fake ``google.colab`` module in ``sys.modules`` (what Colab's
 runtime provides) and a stubbed ``subprocess.run`` that records the pip command. What it installs
 is the course's distribution at the one version (``course_utils.__version__``), from the release
-tag of the one configured repository address (``notebooks.REPOSITORY``).
+tag of the one configured repository address (``colab.REPOSITORY``).
 """
 
 import subprocess
@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 import course_utils
-from course_tools import notebooks
+from course_tools import colab, notebooks
 from course_utils import config
 
 PATHS = [
@@ -23,7 +23,7 @@ PATHS = [
     for path in sorted((notebooks.ROOT / folder).glob("*.ipynb"))
 ]
 IDS = [f"{path.parent.name}/{path.name}" for path in PATHS]
-PIP_INSTALL = [sys.executable, "-m", "pip", "install", "-q", notebooks.COLAB_INSTALL]
+PIP_INSTALL = [sys.executable, "-m", "pip", "install", "-q", colab.COLAB_INSTALL]
 
 
 def setup_source(notebook):
@@ -35,12 +35,12 @@ def setup_source(notebook):
 def test_badge_opens_this_notebook(path):
     notebook = notebooks.read(path)
     first = notebook.cells[0]
-    badge = notebooks.colab_badge(path.parent.name, path.name)
+    badge = colab.colab_badge(path.parent.name, path.name)
     assert first.cell_type == "markdown" and badge in first.source, (
         f"the title cell needs the badge {badge}"
     )
     everywhere = " ".join(cell.source for cell in notebook.cells)
-    wanted = notebooks.colab_url(path.parent.name, path.name)
+    wanted = colab.colab_url(path.parent.name, path.name)
     assert everywhere.count("colab.research.google.com/github/") == everywhere.count(wanted), (
         "a Colab link points at another notebook"
     )
@@ -48,14 +48,14 @@ def test_badge_opens_this_notebook(path):
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_setup_cell_starts_with_the_colab_stanza(path):
-    assert setup_source(notebooks.read(path)).startswith(notebooks.COLAB_SETUP), "make format"
+    assert setup_source(notebooks.read(path)).startswith(colab.COLAB_SETUP), "make format"
 
 
 def test_colab_installs_this_version_from_the_configured_repository():
-    wanted = f"{notebooks.DISTRIBUTION} @ git+{notebooks.REPOSITORY}@v{course_utils.__version__}"
-    assert wanted == notebooks.COLAB_INSTALL
-    assert notebooks.REPOSITORY in notebooks.COLAB_SETUP
-    assert f'"{course_utils.__version__}"' in notebooks.COLAB_SETUP
+    wanted = f"{colab.DISTRIBUTION} @ git+{colab.REPOSITORY}@v{course_utils.__version__}"
+    assert wanted == colab.COLAB_INSTALL
+    assert colab.REPOSITORY in colab.COLAB_SETUP
+    assert f'"{course_utils.__version__}"' in colab.COLAB_SETUP
 
 
 OLD_STANZA = """# Setup. In Colab, install the course's helpers first (make lab did so elsewhere).
@@ -75,7 +75,7 @@ import keras"""
 
 @pytest.mark.parametrize(
     "source",
-    [OLD_STANZA + "\n" + SETUP_REST, notebooks.COLAB_SETUP + "\n" + SETUP_REST, SETUP_REST],
+    [OLD_STANZA + "\n" + SETUP_REST, colab.COLAB_SETUP + "\n" + SETUP_REST, SETUP_REST],
     ids=["older stanza", "current stanza", "no stanza"],
 )
 def test_tidy_stamps_the_current_stanza_into_the_setup_cell(source):
@@ -83,7 +83,7 @@ def test_tidy_stamps_the_current_stanza_into_the_setup_cell(source):
         cells=[nbformat.v4.new_markdown_cell("# 99 · Test"), nbformat.v4.new_code_cell(source)]
     )
     tidied = notebooks.tidy(notebook)
-    assert tidied.cells[1].source == notebooks.COLAB_SETUP + "\n" + SETUP_REST
+    assert tidied.cells[1].source == colab.COLAB_SETUP + "\n" + SETUP_REST
     assert notebooks.tidy(tidied) == tidied
 
 
@@ -104,17 +104,17 @@ def test_tidy_check_names_a_notebook_with_an_older_stanza(tmp_path):
     assert notebooks.tidy_all(root=tmp_path) == ["notebooks/01_x.ipynb"]
     assert notebooks.tidy_all(check=True, root=tmp_path) == []
     restamped = notebooks.read(tmp_path / "notebooks" / "01_x.ipynb").cells[0].source
-    assert restamped.startswith(notebooks.COLAB_SETUP) and "example/old-address" not in restamped
+    assert restamped.startswith(colab.COLAB_SETUP) and "example/old-address" not in restamped
 
 
 def test_badge_is_built_from_the_configured_repository():
-    url = notebooks.colab_url("notebooks", "01_x.ipynb")
-    owner_and_name = notebooks.REPOSITORY.removeprefix("https://github.com/")
+    url = colab.colab_url("notebooks", "01_x.ipynb")
+    owner_and_name = colab.REPOSITORY.removeprefix("https://github.com/")
     assert url == (
         f"https://colab.research.google.com/github/{owner_and_name}/blob/"
-        f"{notebooks.BRANCH}/notebooks/01_x.ipynb"
+        f"{colab.BRANCH}/notebooks/01_x.ipynb"
     )
-    assert f"({url})" in notebooks.colab_badge("notebooks", "01_x.ipynb")
+    assert f"({url})" in colab.colab_badge("notebooks", "01_x.ipynb")
 
 
 @pytest.fixture
@@ -134,12 +134,12 @@ def test_setup_installs_course_utils_in_colab(monkeypatch, pip_calls):
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert config.in_colab()
-    run_setup(notebooks.COLAB_SETUP)
+    run_setup(colab.COLAB_SETUP)
     assert pip_calls == [PIP_INSTALL]
 
 
 def test_setup_installs_nothing_elsewhere(monkeypatch, pip_calls):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     assert not config.in_colab()
-    run_setup(notebooks.COLAB_SETUP)
+    run_setup(colab.COLAB_SETUP)
     assert pip_calls == []

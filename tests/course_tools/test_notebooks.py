@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from course_tools import notebooks
+from course_tools import colab, notebooks
 
 SOLUTION_CELL = '''def conv_output_size(input_size, kernel_size, strides=1):
     """Output length of a valid convolution."""
@@ -131,9 +131,9 @@ def test_notebooks_follow_the_course_format(path):
     notebook = notebooks.read(path)
     title = notebook.cells[0]
     assert title.cell_type == "markdown" and title.source.startswith(f"# {path.name[:2]} ")
-    assert notebooks.colab_url(path.parent.name, path.name) in title.source, "Colab badge"
+    assert colab.colab_url(path.parent.name, path.name) in title.source, "Colab badge"
     setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    assert setup.source.startswith(notebooks.COLAB_SETUP), "Setup cell must start with COLAB_SETUP"
+    assert setup.source.startswith(colab.COLAB_SETUP), "Setup cell must start with COLAB_SETUP"
     assert "config.setup(" in setup.source
     headings = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
     assert any(source.startswith("## Summary") for source in headings), "end with ## Summary"

@@ -24,7 +24,7 @@ import nbclient
 import nbformat
 import pytest
 
-from course_tools import notebooks
+from course_tools import colab, notebooks
 from course_utils import config
 
 ROOT = notebooks.ROOT
@@ -70,7 +70,7 @@ def wheel_metadata(wheel):
 
 def shared_site_packages(target):
     """This environment's site-packages as links in ``target``, without the course itself."""
-    own = {canonical(notebooks.DISTRIBUTION), "course-utils"}
+    own = {canonical(colab.DISTRIBUTION), "course-utils"}
     target.mkdir()
     for entry in pathlib.Path(sysconfig.get_paths()["purelib"]).iterdir():
         if entry.name.startswith("__editable__") or entry.name in ("course_utils", "course_tools"):
@@ -112,12 +112,12 @@ def clean_environment(mode="fast"):
 
 def test_the_distribution_has_its_own_name_and_the_one_version(wheel):
     metadata = wheel_metadata(wheel)
-    assert metadata["Name"] == notebooks.DISTRIBUTION != "course-utils"
+    assert metadata["Name"] == colab.DISTRIBUTION != "course-utils"
     import course_utils
 
-    assert metadata["Version"] == course_utils.__version__ == notebooks.VERSION
+    assert metadata["Version"] == course_utils.__version__ == colab.VERSION
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["name"] == notebooks.DISTRIBUTION
+    assert pyproject["project"]["name"] == colab.DISTRIBUTION
     assert "version" in pyproject["project"]["dynamic"], "one version: course_utils.__version__"
 
 
@@ -190,7 +190,7 @@ def test_the_installed_package_comes_from_the_wheel(installed, tmp_path):
     code = (
         "import importlib.metadata, json, course_utils, course_tools.cli;"
         "print(json.dumps([course_utils.__file__, course_tools.cli.__file__,"
-        f" importlib.metadata.version({notebooks.DISTRIBUTION!r})]))"
+        f" importlib.metadata.version({colab.DISTRIBUTION!r})]))"
     )
     result = subprocess.run(
         [installed, "-c", code],
@@ -204,7 +204,7 @@ def test_the_installed_package_comes_from_the_wheel(installed, tmp_path):
     environment = installed.parent.parent
     assert pathlib.Path(utils_file).is_relative_to(environment), utils_file
     assert pathlib.Path(tools_file).is_relative_to(environment), tools_file
-    assert version == notebooks.VERSION
+    assert version == colab.VERSION
     course = environment / "bin" / "course"
     help_text = subprocess.run(
         [course, "--help"], capture_output=True, text=True, check=True, env=clean_environment()

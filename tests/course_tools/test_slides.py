@@ -9,7 +9,7 @@ import pathlib
 import nbformat
 import pytest
 
-from course_tools import notebooks
+from course_tools import colab, notebooks
 from course_tools.slides import assets, command, roles, template
 
 FIXTURES = pathlib.Path(__file__).parent / "slides_fixtures"
@@ -87,7 +87,7 @@ def test_headings_and_tags_decide_the_roles():
 
 
 def test_first_visible_cell_starts_a_slide_and_the_colab_link_goes():
-    badge = notebooks.colab_badge("notebooks", "01_x.ipynb")
+    badge = colab.colab_badge("notebooks", "01_x.ipynb")
     notebook = nbformat.v4.new_notebook(cells=[md(f"Intro without heading. {badge}"), md("## A")])
     prepared = roles.prepare(notebook)
     assert roles_of(notebook) == ["slide", "slide"]

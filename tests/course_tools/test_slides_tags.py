@@ -3,10 +3,10 @@
 import nbformat
 import pytest
 
-from course_tools import notebooks
+from course_tools import colab, notebooks
 
 md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-SETUP = notebooks.COLAB_SETUP + "\nfrom course_utils import config\n\nconfig.setup()\n"
+SETUP = colab.COLAB_SETUP + "\nfrom course_utils import config\n\nconfig.setup()\n"
 
 
 def lecture(*cells):
@@ -72,7 +72,7 @@ def test_the_colab_link_is_stamped_as_a_plain_link(tmp_path, first):
     title = notebooks.read(path).cells[0].source
     assert title.startswith("# 99 · T")
     assert title.count("colab.research.google.com") == 1
-    assert title.endswith(f"[Open in Colab]({notebooks.colab_url('notebooks', '99_t.ipynb')})")
+    assert title.endswith(f"[Open in Colab]({colab.colab_url('notebooks', '99_t.ipynb')})")
     assert "colab-badge.svg" not in title  # no image from the network
     assert notebooks.tidy_all(check=True, root=tmp_path) == []
 
