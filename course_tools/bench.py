@@ -143,21 +143,6 @@ def run(
     from course_utils import progress
 
     seed_list = list(range(seeds))
-    paths = [p for p in lecture_and_solution_notebooks() if not only or only in p.name]
-    records = [
-        run_seeds(path, mode, seed_list)
-        for path in progress.bar(paths if notebooks else [], description="notebooks")
-    ]
-    # Fast mode's figures say nothing about quality: its page has no determinism section.
-    rerun = determinism and mode != "fast"
-    check = same_seed_twice(records, paths, mode, determinism) if rerun else None
-    rows, failures, measures = None, [], []
-    if comparisons:
-        if recipes:
-            rows, failures = bench_compare.run_comparisons(mode, seed_list)
-        if grader_submissions:
-            jobs = grader_jobs or _cores()
-            measures = bench_compare.grader_scaling(grader_submissions, jobs)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results_file = out / f"{bench_page.results_name(mode)}.json"
@@ -166,25 +151,68 @@ def run(
         "measures": [],
         "comparisons": [],
     }
-    partial = bool(only) or not notebooks
-    stored = {
-        "machine": _machine(),
-        "notebooks": _merge_records(stored["notebooks"], records) if partial else records,
-        "comparisons": stored["comparisons"] if rows is None else rows,
-        "comparison_failures": stored.get("comparison_failures", []) if rows is None else failures,
-        "determinism": check or stored.get("determinism"),
-        "measures": _merge_measures(stored["measures"], measures),
-    }
-    if mode == "default":
-        stored["measures"] = bench_page.with_make_test(stored["measures"], out)
-    results_file.write_text(json.dumps(stored, indent=1) + "\n")
-    (out / f"{bench_page.results_name(mode)}.md").write_text(bench_page.markdown(stored, mode))
-    if out == OUT:
-        bench_page.publish(out)
+    records = []
+    for path in progress.bar(selected_paths(only) if notebooks else [], description="notebooks"):
+        records.append(run_seeds(path, mode, seed_list))
+        # Stored after every notebook: a run stopped part-way keeps what it measured.
+        _write(out, mode, stored, {"notebooks": records}, partial=True)
+    # Fast mode's figures say nothing about quality: its page has no determinism section.
+    rerun = determinism and mode != "fast"
+    check = same_seed_twice(records, selected_paths(only), mode, determinism) if rerun else None
+    rows, failures, measures = None, [], []
+    if comparisons:
+        if recipes:
+            rows, failures = bench_compare.run_comparisons(mode, seed_list)
+        if grader_submissions:
+            jobs = grader_jobs or _cores()
+            measures = bench_compare.grader_scaling(grader_submissions, jobs)
+    new = {"notebooks": records, "comparisons": rows, "failures": failures}
+    new |= {"determinism": check, "measures": measures}
+    _write(out, mode, stored, new, partial=bool(only) or not notebooks)
     for record in records:
         if blind := bench_stats.seed_blind_figures(record):
             print(f"warning: {record['notebook']}: {', '.join(blind)} the same at every seed")
     return bench_stats.problems(records, mode) + (failures if rows is not None else [])
+
+
+def selected_paths(only=None):
+    """The notebooks a run benchmarks: all of them, or those whose name contains one of the
+    comma-separated parts of ``only``, in the order the parts are given (course order within)."""
+    paths = lecture_and_solution_notebooks()
+    if not only:
+        return paths
+    chosen = []
+    for part in (part.strip() for part in only.split(",") if part.strip()):
+        chosen += [path for path in paths if part in path.name and path not in chosen]
+    return chosen
+
+
+def _write(out, mode, stored, new, partial):
+    """Write results[-MODE].json and .md from the stored results and this run's ``new`` ones.
+
+    ``new`` holds this run's notebook records and, once measured, its comparisons (None: not
+    run), comparison failures, same-seed check and measures. A partial run's records replace
+    only the notebooks they ran.
+    """
+    records = new["notebooks"]
+    rows = new.get("comparisons")
+    result = {
+        "machine": _machine(),
+        "notebooks": _merge_records(stored["notebooks"], records) if partial else records,
+        "comparisons": stored["comparisons"] if rows is None else rows,
+        "comparison_failures": (
+            stored.get("comparison_failures", []) if rows is None else new.get("failures", [])
+        ),
+        "determinism": new.get("determinism") or stored.get("determinism"),
+        "measures": _merge_measures(stored["measures"], new.get("measures") or []),
+    }
+    if mode == "default":
+        result["measures"] = bench_page.with_make_test(result["measures"], out)
+    results_file = out / f"{bench_page.results_name(mode)}.json"
+    results_file.write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{bench_page.results_name(mode)}.md").write_text(bench_page.markdown(result, mode))
+    if out == OUT:
+        bench_page.publish(out)
 
 
 def same_seed_twice(records, paths, mode, notebook=DETERMINISM_NOTEBOOK):
@@ -251,7 +279,8 @@ def add_cli(subparsers):
     parser = subparsers.add_parser("bench", help="time every notebook and collect its figures")
     parser.add_argument(
         "--only",
-        help="only notebooks whose name contains this; the stored results keep the others",
+        help="only notebooks whose name contains this (comma-separated parts: run in that "
+        "order); the stored results keep the others",
     )
     parser.add_argument(
         "--no-notebooks",

@@ -319,6 +319,32 @@ def test_a_partial_run_replaces_only_the_notebooks_it_ran(tmp_path, monkeypatch)
     assert after["comparisons"] == [comparison] and after["determinism"]["notebook"] == "kept"
 
 
+def test_only_runs_its_parts_in_their_order(monkeypatch):
+    names = ["notebooks/03_a.ipynb", "notebooks/06_b.ipynb", "solutions/06_b.ipynb"]
+    paths = [pathlib.Path(name) for name in names]
+    monkeypatch.setattr(bench, "lecture_and_solution_notebooks", lambda: paths)
+    assert bench.selected_paths("06_, 03_") == [paths[1], paths[2], paths[0]]
+    assert bench.selected_paths(None) == paths and bench.selected_paths("09") == []
+
+
+def test_a_run_stopped_part_way_keeps_the_notebooks_it_finished(tmp_path, monkeypatch):
+    fixtures = [FIXTURES / "reaches.ipynb", FIXTURES / "misses.ipynb"]
+    monkeypatch.setattr(bench, "lecture_and_solution_notebooks", lambda: fixtures)
+    finished = _record("bench_fixtures/reaches.ipynb", _run(0, 2.0))
+
+    def run_seeds(path, mode, seeds):
+        if path.name == "misses.ipynb":
+            raise KeyboardInterrupt  # stopped while the second notebook runs
+        return finished
+
+    monkeypatch.setattr(bench, "run_seeds", run_seeds)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run(comparisons=False, out=tmp_path, seeds=1, determinism="")
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert stored["notebooks"] == [finished]
+    assert "bench_fixtures/reaches.ipynb" in (tmp_path / "results.md").read_text()
+
+
 def test_the_grader_is_timed_without_the_recipes(tmp_path, monkeypatch):
     comparison = bench_compare.comparison("m", ("a", "b"), "higher", ([1, 2], [0, 0]), [0, 1])
     _store(tmp_path, "results", [], [["make test", "5.0"]], [comparison])
