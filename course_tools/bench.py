@@ -242,9 +242,9 @@ def same_seed_twice(records, paths, mode, notebook=DETERMINISM_NOTEBOOK):
 
 def _cores():
     """How many jobs the grader runs by default on this machine."""
-    from course_tools.grading import gradebook
+    from course_tools.grading import pipeline
 
-    return gradebook.default_jobs()
+    return pipeline.default_jobs()
 
 
 def _merge_measures(previous, new):

@@ -319,6 +319,12 @@ def test_a_partial_run_replaces_only_the_notebooks_it_ran(tmp_path, monkeypatch)
     assert after["comparisons"] == [comparison] and after["determinism"]["notebook"] == "kept"
 
 
+def test_the_grader_jobs_default_to_the_graders_own_default():
+    from course_tools.grading import pipeline
+
+    assert bench._cores() == pipeline.default_jobs() >= 1
+
+
 def test_only_runs_its_parts_in_their_order(monkeypatch):
     names = ["notebooks/03_a.ipynb", "notebooks/06_b.ipynb", "solutions/06_b.ipynb"]
     paths = [pathlib.Path(name) for name in names]
