@@ -201,10 +201,23 @@ NO_COMPARISONS = (
 )
 
 
+def not_benchmarked(records):
+    """The course's lecture and solutions notebooks that have no record on the page."""
+    ran = {record["notebook"] for record in records}
+    names = [
+        f"{folder}/{path.name}"
+        for folder in ("notebooks", "solutions")
+        for path in notebooks.notebook_paths(folder)
+    ]
+    return [name for name in names if name not in ran]
+
+
 def markdown(stored, mode):
     """The Markdown of one mode's results: notebooks, figures, comparisons, other measures."""
     records = stored["notebooks"]
     lines = ["### Notebooks", "", *notebook_table(records, mode)]
+    if missing := not_benchmarked(records):
+        lines += ["", f"Not run with these seeds: {', '.join(missing)}."]
     lines += ["", "### Figures", "", *figure_table(records, mode)]
     if stored.get("comparisons") or stored.get("comparison_failures"):
         lines += ["", "### Against public recipes", ""]

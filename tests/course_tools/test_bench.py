@@ -413,3 +413,14 @@ def test_the_command_line_asks_for_at_least_one_seed(capsys):
 
     assert cli.main(["bench", "--seeds", "0"]) == 2
     assert "--seeds must be at least 1" in capsys.readouterr().err
+
+
+def test_the_page_names_the_notebooks_this_run_did_not_benchmark():
+    ran = _record("notebooks/01_conv2d_padding_stride.ipynb", _run(0))
+    missing = bench_page.not_benchmarked([ran])
+    assert "notebooks/00_data.ipynb" in missing and "solutions/06_unet.ipynb" in missing
+    assert "notebooks/01_conv2d_padding_stride.ipynb" not in missing
+    stored = {"notebooks": [ran], "measures": [], "comparisons": []}
+    assert "Not run with these seeds: notebooks/00_data.ipynb, " in bench_page.markdown(
+        stored, "default"
+    )
