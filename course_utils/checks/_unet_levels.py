@@ -9,7 +9,7 @@ pooling), so a level written with or without batch norm, with layers or ``keras.
 import numpy as np
 
 from course_utils import checks
-from course_utils.checks import plain
+from course_utils.checks import model_judge, plain
 
 # Keras and TensorFlow are imported inside functions: a solutions notebook imports this module
 # before config.setup(), which must run before TensorFlow loads.
@@ -82,26 +82,9 @@ def relu(z):
     return np.maximum(z, 0)
 
 
-def _rebuilt(exercise, output):
-    """The model a probe recorded, rebuilt; a crash or an unrebuildable model fails in one line."""
-    if isinstance(output, plain.Unsupported):
-        checks.fail(
-            exercise,
-            f"the grader cannot rebuild {output.type_name}: build the level from Keras' own "
-            f"layers only (no Lambda or custom layers).",
-        )
-    return checks.unwrap(exercise, output, "the level's result")
-
-
 def each_level(judge_level):
     """A judge of all cases from ``judge_level(exercise, case, model)``, on each rebuilt model."""
-
-    def judge(exercise, cases, outputs):
-        for case, output in zip(cases, outputs):
-            judge_level(exercise, case, _rebuilt(exercise, output))
-        return len(cases)
-
-    return judge
+    return model_judge.each_model(judge_level, built="level", result="the level's result")
 
 
 def level_case(key):

@@ -64,23 +64,27 @@ def common_structure(exercise, model):
     return layers
 
 
-def each_model(judge_model):
-    """A judge of all cases from ``judge_model(exercise, case, model)`` on each rebuilt model."""
+def each_model(judge_model, built="model", result="the builder's result"):
+    """A judge of all cases from ``judge_model(exercise, case, model)`` on each rebuilt model.
+
+    ``built`` names what the student builds in the failure message (a model, a level);
+    ``result`` names the probe's output when it crashed.
+    """
 
     def judge(exercise, cases, outputs):
         for case, output in zip(cases, outputs):
-            judge_model(exercise, case, rebuilt_model(exercise, output))
+            judge_model(exercise, case, rebuilt_model(exercise, output, built, result))
         return len(cases)
 
     return judge
 
 
-def rebuilt_model(exercise, output):
+def rebuilt_model(exercise, output, built="model", result="the builder's result"):
     """The model a probe recorded, rebuilt; a crash or an unrebuildable model fails in one line."""
     if isinstance(output, plain.Unsupported):
         checks.fail(
             exercise,
-            f"the grader cannot rebuild {output.type_name}: build the model from Keras' own layers "
-            f"only (no Lambda or custom layers).",
+            f"the grader cannot rebuild {output.type_name}: build the {built} from Keras' own "
+            f"layers only (no Lambda or custom layers).",
         )
-    return checks.unwrap(exercise, output, "the builder's result")
+    return checks.unwrap(exercise, output, result)
