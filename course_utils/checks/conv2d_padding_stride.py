@@ -4,7 +4,9 @@ Answers come from independent sources (``keras.ops.conv``, the Keras shape rules
 :mod:`course_utils.arith`, the lecture's worked examples); a wrong answer is compared with the
 classic mistakes of its exercise and the one that reproduces it is named. Each exercise's
 public and hidden checks are made by :func:`course_utils.checks.exercise` from one case function
-and two lists of case keys.
+and two lists of case keys. The cases and mistakes of exercises 3 and 4 are in
+:mod:`course_utils.checks._conv2d_padding_stride_matrix` and ``_conv2d_padding_stride_fields``,
+the lecture's worked examples in :mod:`course_utils.checks._conv_examples`.
 """
 
 import math
@@ -12,31 +14,13 @@ import math
 import numpy as np
 
 from course_utils import arith, checks, numpy_conv
+from course_utils.checks import _conv2d_padding_stride_fields as field_cases
+from course_utils.checks import _conv2d_padding_stride_matrix as matrix_cases
+from course_utils.checks import _conv_examples as examples
 from course_utils.checks import conv_answers, tables
 
 # Exercise numbers in solutions/01_conv2d_padding_stride.ipynb.
 EXERCISES = {"conv_output_size": 1, "conv2d": 2, "conv_matrix": 3, "receptive_field": 4}
-
-# The lecture's worked example (shared/seeds/001): 3x3 input, 2x2 kernel, its 4x9 matrix.
-LECTURE_INPUT = np.array([[1, 2, 3], [6, 5, 3], [1, 4, 1]])
-LECTURE_KERNEL = np.array([[1, 2], [2, 1]])
-LECTURE_OUTPUT = np.array([[22, 21], [22, 20]])
-LECTURE_MATRIX = np.array(
-    [
-        [1, 2, 0, 2, 1, 0, 0, 0, 0],
-        [0, 1, 2, 0, 2, 1, 0, 0, 0],
-        [0, 0, 0, 1, 2, 0, 2, 1, 0],
-        [0, 0, 0, 0, 1, 2, 0, 2, 1],
-    ]
-)
-# The 3x3 kernel on a 4x4 input whose transposed matrix shared/seeds/004 writes out (16x4).
-SEED_KERNEL = np.array([[1, 4, 1], [1, 4, 3], [3, 3, 1]])
-
-# The context module of Yu & Koltun (shared/seeds/003): (kernel, stride, dilation) per layer and
-# the receptive field after each layer.
-CONTEXT_MODULE = [(3, 1, 1), (3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8), (3, 1, 16), (3, 1, 1)]
-CONTEXT_FIELDS = [3, 5, 9, 17, 33, 65, 67]
-
 
 # --- exercise 1: output size ---------------------------------------------------------------------
 
@@ -212,7 +196,8 @@ def conv2d_case(key):
     """One conv2d case: the lecture's worked example, or ``(shape, kernel_shape, seed, kwargs)``
     with deterministic small-integer data."""
     if key == "lecture":
-        return checks.Case((LECTURE_INPUT.astype(float), LECTURE_KERNEL.astype(float)), {}, key)
+        inputs = (examples.LECTURE_INPUT.astype(float), examples.LECTURE_KERNEL.astype(float))
+        return checks.Case(inputs, {}, key)
     shape, kernel_shape, seed, kwargs = key
     x = conv_answers.random_integers(shape, seed, 0, 6)
     kernel = conv_answers.random_integers(kernel_shape, seed + 1)
@@ -256,87 +241,15 @@ check_conv2d, check_conv2d_hidden = checks.exercise(
 
 # --- exercise 3: the convolution matrix ----------------------------------------------------------
 
-
-def _column_major(matrix, input_shape, output_shape):
-    """The same matrix with input and output pixels numbered column by column."""
-    inputs = np.arange(np.prod(input_shape)).reshape(input_shape).ravel(order="F")
-    outputs = np.arange(np.prod(output_shape)).reshape(output_shape).ravel(order="F")
-    return matrix[outputs][:, inputs]
-
-
-def _conv_matrix_mistakes(kernel, input_shape, strides=1):
-    """The classic wrong matrices for one case."""
-    kernel = np.asarray(kernel, np.float64)
-    matrix = numpy_conv.conv_matrix(kernel, input_shape, strides)
-    output_shape = [
-        arith.conv_output_size(n, k, strides) for n, k in zip(input_shape, kernel.shape)
-    ]
-    return {
-        "this is W transposed: W has one row per output pixel and one column per input "
-        "pixel.": matrix.T,
-        "the kernel is flipped: row (i, j) holds kernel[a, b] at input pixel "
-        "(i * s + a, j * s + b), unflipped, as Conv2D cross-correlates.": (
-            lambda: numpy_conv.conv_matrix(kernel[::-1, ::-1], input_shape, strides)
-        ),
-        "pixels are numbered column by column: number them row by row, as x.ravel() does "
-        "(pixel (r, c) of an image of width w is r * w + c).": (
-            lambda: _column_major(matrix, input_shape, output_shape)
-        ),
-        "the stride is ignored: output pixel (i, j) sees the window starting at "
-        "(i * s, j * s).": lambda: numpy_conv.conv_matrix(kernel, input_shape, 1),
-    }
-
-
-def _conv_matrix_expected(kernel, input_shape, strides=1):
-    """W from the reference, after checking it against Keras on a random input (belt and braces)."""
-    matrix = numpy_conv.conv_matrix(kernel, input_shape, strides)
-    x = conv_answers.random_integers(input_shape, 7)
-    assert np.allclose(matrix @ x.ravel(), conv_answers.keras_conv2d(x, kernel, strides).ravel())
-    return matrix
-
-
-def conv_matrix_case(key):
-    """One conv_matrix case: a named lecture kernel, or ``(kernel_shape, seed)``, on an input
-    shape, with keyword arguments."""
-    kernel, input_shape, kwargs = key
-    if kernel == "lecture":
-        kernel = LECTURE_KERNEL.astype(float)
-    elif kernel == "seed":
-        kernel = SEED_KERNEL.astype(float)
-    else:
-        kernel = conv_answers.random_integers(*kernel)
-    return checks.Case((kernel, tuple(input_shape)), dict(kwargs), key)
-
-
-CONV_MATRIX_KEYS = [
-    ("lecture", (3, 3), {}),
-    ("seed", (4, 4), {}),
-    (((2, 3), 11), (4, 5), {}),
-    (((3, 3), 12), (5, 5), {"strides": 2}),
-    (((2, 2), 13), (5, 4), {"strides": 3}),
-]
-
-
-def _conv_matrix_keys_hidden():
-    """Random non-square kernels and inputs, strides 1 to 3."""
-    rng = np.random.default_rng(303)
-    keys = []
-    for index in range(10):
-        kernel_shape = tuple(int(v) for v in rng.integers(1, 4, size=2))
-        input_shape = tuple(int(k + rng.integers(0, 4)) for k in kernel_shape)
-        keys.append(
-            ((kernel_shape, 3000 + index), input_shape, {"strides": int(rng.integers(1, 4))})
-        )
-    return keys
-
-
 check_conv_matrix, check_conv_matrix_hidden = checks.exercise(
     EXERCISES["conv_matrix"],
     "conv_matrix",
-    case=conv_matrix_case,
-    public=CONV_MATRIX_KEYS,
-    hidden=_conv_matrix_keys_hidden(),
-    judge=tables.arrays("conv_matrix", _conv_matrix_expected, _conv_matrix_mistakes),
+    case=matrix_cases.conv_matrix_case,
+    public=matrix_cases.CONV_MATRIX_KEYS,
+    hidden=matrix_cases.conv_matrix_keys_hidden(),
+    judge=tables.arrays(
+        "conv_matrix", matrix_cases.conv_matrix_expected, matrix_cases.conv_matrix_mistakes
+    ),
     passed="conv_matrix gives W @ x == Conv2D(x) on {count} cases.",
     hidden_passed="conv_matrix is right on {count} hidden cases.",
 )
@@ -344,79 +257,14 @@ check_conv_matrix, check_conv_matrix_hidden = checks.exercise(
 
 # --- exercise 4: receptive field of a stack ------------------------------------------------------
 
-
-def _field(step):
-    """A receptive-field rule given by how one layer updates ``(size, jump)``."""
-
-    def field(layers):
-        size, jump = 1, 1
-        for kernel_size, strides, dilation in layers:
-            size, jump = step(size, jump, kernel_size, strides, dilation)
-        return size
-
-    return field
-
-
-FIELD_MISTAKES = {
-    "strides are ignored: after a stride-s layer, each further tap is s input pixels apart, "
-    "so later layers add (k_eff - 1) times the product of the earlier strides.": _field(
-        lambda r, j, k, s, d: (r + arith.effective_kernel_size(k, d) - 1, 1)
-    ),
-    "dilation is ignored: a dilated 3x3 kernel with dilation d spans 2d + 1 pixels.": _field(
-        lambda r, j, k, s, d: (r + (k - 1) * j, j * s)
-    ),
-    "a dilated kernel spans k + (k - 1)(d - 1) pixels, not k * d.": _field(
-        lambda r, j, k, s, d: (r + (k * d - 1) * j, j * s)
-    ),
-    "a layer's own stride does not widen its own window: multiply by the strides of the "
-    "layers before it only.": _field(
-        lambda r, j, k, s, d: (r + (arith.effective_kernel_size(k, d) - 1) * j * s, j * s)
-    ),
-    "each layer adds k_eff - 1 pixels (times the jump), not k_eff: two 3x3 layers see "
-    "5x5, not 6x6.": lambda layers: (
-        _field(lambda r, j, k, s, d: (r + arith.effective_kernel_size(k, d) * j, j * s))(layers) - 1
-    ),
-    "receptive fields add up, they do not multiply: two 3x3 layers see 5x5, not 9x9.": _field(
-        lambda r, j, k, s, d: (r * arith.effective_kernel_size(k, d), j * s)
-    ),
-}
-
-
-def _as_layers(layers):
-    """Lists of lists (not tuples) to pass, so a student's code must not rely on tuples."""
-    return [list(layer) for layer in layers]
-
-
-FIELD_CASES = [((_as_layers(CONTEXT_MODULE[:depth]),), {}) for depth in range(1, 8)] + [
-    ((_as_layers(CONTEXT_MODULE + [(1, 1, 1)]),), {}),
-    (([[3, 1, 1], [3, 1, 1], [2, 2, 1], [3, 1, 1], [3, 1, 1], [2, 2, 1]],), {}),
-    (([[7, 2, 1], [3, 2, 1], [3, 1, 1]],), {}),
-    (([[3, 2, 1], [3, 1, 2], [3, 2, 3]],), {}),
-]
-
-
-def _field_cases_hidden():
-    """Random stacks of 1 to 6 layers."""
-    rng = np.random.default_rng(404)
-    cases = []
-    for _ in range(30):
-        depth = int(rng.integers(1, 7))
-        layers = [
-            [int(rng.integers(1, 8)), int(rng.integers(1, 4)), int(rng.integers(1, 5))]
-            for _ in range(depth)
-        ]
-        cases.append(((layers,), {}))
-    return cases
-
-
 check_receptive_field, check_receptive_field_hidden = checks.exercise(
     EXERCISES["receptive_field"],
     "receptive_field",
     case=checks.literal_case,
-    public=FIELD_CASES,
-    hidden=_field_cases_hidden(),
-    judge=tables.scalars("receptive_field", arith.receptive_field, FIELD_MISTAKES),
+    public=field_cases.FIELD_CASES,
+    hidden=field_cases.field_cases_hidden(),
+    judge=tables.scalars("receptive_field", arith.receptive_field, field_cases.FIELD_MISTAKES),
     passed=f"receptive_field reproduces the context-module table (3 ... 67) and "
-    f"{len(FIELD_CASES) - 8} more stacks.",
+    f"{len(field_cases.FIELD_CASES) - 8} more stacks.",
     hidden_passed="receptive_field is right on {count} hidden stacks.",
 )

@@ -2,12 +2,16 @@
 
 Independent answers come from ``keras.ops.conv_transpose`` and ``keras.layers.Conv2DTranspose``,
 ``tf.image.resize``, Keras' output-shape rule (written out in :mod:`course_utils.arith` and
-tested against ``Conv2DTranspose.compute_output_shape``) and the lecture's worked examples.
+tested against ``Conv2DTranspose.compute_output_shape``) and the lecture's worked examples (in
+:mod:`course_utils.checks._conv_examples`). Exercise 4's kernel, mistakes and judge are in
+:mod:`course_utils.checks._conv2d_transpose_bilinear`.
 """
 
 import numpy as np
 
 from course_utils import arith, checks, numpy_conv
+from course_utils.checks import _conv2d_transpose_bilinear as bilinear_cases
+from course_utils.checks import _conv_examples as examples
 from course_utils.checks import conv_answers, tables
 
 # Exercise numbers in solutions/02_conv2d_transpose.ipynb.
@@ -17,20 +21,6 @@ EXERCISES = {
     "conv_transpose_by_zero_insertion": 3,
     "bilinear_kernel": 4,
 }
-
-# The lecture's worked examples: (input, kernel, output) of a stride-1 transposed convolution.
-LECTURE_EXAMPLES = [
-    # shared/seeds/001: every input pixel stamps a weighted copy of the kernel.
-    ([[0, 1], [2, 3]], [[0, 1], [2, 3]], [[0, 0, 1], [0, 4, 6], [4, 12, 9]]),
-    # shared/seeds/001: W^T of the 2x2 kernel on a 3x3 input applied to a 2x2 input.
-    ([[1, 2], [2, 4]], [[1, 2], [2, 1]], [[1, 4, 4], [4, 13, 10], [4, 10, 4]]),
-    # shared/seeds/004: the 16x4 matrix U^T of a 3x3 kernel on a 4x4 input.
-    (
-        [[2, 1], [4, 4]],
-        [[1, 4, 1], [1, 4, 3], [3, 3, 1]],
-        [[2, 9, 6, 1], [6, 29, 30, 7], [10, 29, 33, 13], [12, 24, 16, 4]],
-    ),
-]
 
 
 # --- exercise 1: output size ---------------------------------------------------------------------
@@ -188,7 +178,7 @@ def transpose_case(key):
     """A lecture example by its index, or ``(shape, kernel_shape, seed, kwargs)`` with
     deterministic small-integer data."""
     if isinstance(key, int):
-        x, kernel, _ = LECTURE_EXAMPLES[key]
+        x, kernel, _ = examples.LECTURE_EXAMPLES[key]
         return checks.Case((np.array(x, float), np.array(kernel, float)), {}, key)
     shape, kernel_shape, seed, kwargs = key
     x = conv_answers.random_integers(shape, seed, 0, 5)
@@ -223,8 +213,9 @@ check_conv2d_transpose, check_conv2d_transpose_hidden = checks.exercise(
     public=SCATTER_KEYS,
     hidden=_transpose_keys_hidden(6000),
     judge=tables.arrays("conv2d_transpose", conv_answers.keras_conv2d_transpose, _scatter_mistakes),
-    passed=f"conv2d_transpose reproduces the {len(LECTURE_EXAMPLES)} lecture examples and "
-    f"matches keras.ops.conv_transpose on {len(SCATTER_KEYS) - len(LECTURE_EXAMPLES)} more cases.",
+    passed=f"conv2d_transpose reproduces the {len(examples.LECTURE_EXAMPLES)} lecture examples "
+    f"and matches keras.ops.conv_transpose on "
+    f"{len(SCATTER_KEYS) - len(examples.LECTURE_EXAMPLES)} more cases.",
     hidden_passed="conv2d_transpose is right on {count} hidden cases.",
 )
 
@@ -310,110 +301,13 @@ check_conv_transpose_by_zero_insertion, check_conv_transpose_by_zero_insertion_h
 
 # --- exercise 4: the bilinear upsampling kernel --------------------------------------------------
 
-
-def bilinear_kernel_size(factor):
-    """Taps of the bilinear kernel for upsampling by ``factor``: ``2f - f % 2``."""
-    return 2 * factor - factor % 2
-
-
-def triangle(factor, size=None, centre=None, scale=None):
-    """The 1-D tent ``1 - |t - centre| / scale``, by default the exact bilinear one."""
-    size = bilinear_kernel_size(factor) if size is None else size
-    centre = (size - 1) / 2 if centre is None else centre
-    scale = factor if scale is None else scale
-    return 1 - np.abs(np.arange(size) - centre) / scale
-
-
-def bilinear_kernel(factor):
-    """The exact 2-D kernel: the outer product of the tent with itself."""
-    tent = triangle(factor)
-    return np.outer(tent, tent)
-
-
-def _bilinear_mistakes(factor):
-    """The classic wrong kernels for one factor."""
-    size = bilinear_kernel_size(factor)
-    tent = triangle(factor)
-    return {
-        "the kernel is normalised to sum 1: bilinear weights peak at 1 (at the input pixel) "
-        "and the stamps of neighbouring pixels add up to 1 at every output pixel, so "
-        "do not divide by the sum.": bilinear_kernel(factor) / bilinear_kernel(factor).sum(),
-        # size // 2 is right for odd sizes and equals size / 2 for even ones: one entry.
-        "the kernel is off-centre: its centre is at (size - 1) / 2, the middle of the taps, "
-        "not size / 2.": np.outer(*[triangle(factor, centre=size / 2)] * 2),
-        "the tent's slope is wrong: the weight falls by 1/f per pixel (divide the distance by "
-        "the factor), not by 1/size.": np.outer(*[triangle(factor, scale=size)] * 2),
-        "the 2-D weight is the product of the row and column weights (np.outer), not their "
-        "sum or mean.": (tent[:, None] + tent[None, :]) / 2,
-        "the 2-D weight is the product of the row and column weights (np.outer), not their "
-        "sum.": tent[:, None] + tent[None, :],
-    }
-
-
-def _bilinear_result(exercise, factor, value):
-    """The student's kernel for ``factor`` as a float array of the right shape."""
-    where = f"bilinear_kernel({factor})"
-    result = checks.as_array(exercise, value, what=f"{where}'s result")
-    size = bilinear_kernel_size(factor)
-    if result.ndim == 1:
-        checks.fail(
-            exercise,
-            f"{where} returned a 1-D array of shape {result.shape}: the 2-D kernel is the outer "
-            f"product of the 1-D tent with itself, shape ({size}, {size}).",
-        )
-    if result.ndim == 4 and result.shape[2:] == (1, 1):
-        result = result[:, :, 0, 0]
-    if result.shape == (2 * factor, 2 * factor) and factor % 2:
-        checks.fail(
-            exercise,
-            f"{where} has shape {result.shape}: for an odd factor the kernel has 2f - 1 = "
-            f"{size} taps, so that its centre tap sits on an input pixel.",
-        )
-    if result.shape != (size, size):
-        checks.fail(
-            exercise,
-            f"{where} should have shape ({size}, {size}) (2f - f % 2 taps), got {result.shape}.",
-        )
-    return result
-
-
-def bilinear_case(key):
-    """``bilinear_kernel(factor)``; the key also names the image used to compare upsamplings."""
-    factor, _image_shape, _seed = key
-    return checks.Case((factor,), {}, key)
-
-
-def _judge_bilinear(exercise, case, output):
-    """Compare a kernel with the tent, then upsample with it and compare with tf.image.resize."""
-    factor, image_shape, seed = case.key
-    result = _bilinear_result(exercise, factor, output)
-    checks.diagnose(
-        exercise,
-        result,
-        bilinear_kernel(factor),
-        _bilinear_mistakes(factor),
-        context=f"bilinear_kernel({factor}): ",
-    )
-    image = np.random.default_rng(seed + factor).random(image_shape)
-    upsampled = conv_answers.upsample_with_kernel(image, result, factor)
-    resized = conv_answers.resize_bilinear(image, factor)
-    # Borders differ: the transposed convolution sees zeros, tf.image.resize clamps.
-    inner = (slice(factor, -factor), slice(factor, -factor))
-    if not checks.close(upsampled[inner], resized[inner], atol=1e-5):
-        checks.fail(
-            exercise,
-            f"a Conv2DTranspose with bilinear_kernel({factor}) does not reproduce "
-            f"tf.image.resize away from the border.",
-        )
-
-
 check_bilinear_kernel, check_bilinear_kernel_hidden = checks.exercise(
     EXERCISES["bilinear_kernel"],
     "bilinear_kernel",
-    case=bilinear_case,
+    case=bilinear_cases.bilinear_case,
     public=[(factor, (5, 6), 41) for factor in (2, 3, 4)],
     hidden=[(factor, (9, 7), 43) for factor in (1, 5, 6, 8)],
-    judge=checks.each_case(_judge_bilinear),
+    judge=checks.each_case(bilinear_cases.judge_bilinear),
     passed="bilinear_kernel upsamples like tf.image.resize (away from the border) for {count} "
     "factors.",
     hidden_passed="bilinear_kernel is right for {count} hidden factors.",

@@ -11,6 +11,9 @@ from hypothesis import strategies
 
 from course_utils import arith, numpy_conv
 from course_utils.checks import CheckFailed, conv_answers
+from course_utils.checks import _conv2d_padding_stride_fields as field_cases
+from course_utils.checks import _conv2d_padding_stride_matrix as matrix_cases
+from course_utils.checks import _conv_examples as examples
 from course_utils.checks import conv2d_padding_stride as conv
 
 # --- student answers, right and wrong -----------------------------------------------------------
@@ -287,7 +290,7 @@ def test_conv2d_names_mistakes(mistake, fragment):
 def test_conv2d_first_case_is_the_lecture_example():
     """The lecture's 3x3 * 2x2 example comes out as [[22, 21], [22, 20]]."""
     x, kernel = conv.conv2d_case("lecture").args
-    np.testing.assert_array_equal(conv_answers.keras_conv2d(x, kernel), conv.LECTURE_OUTPUT)
+    np.testing.assert_array_equal(conv_answers.keras_conv2d(x, kernel), examples.LECTURE_OUTPUT)
     message = check_harness.fails_with(
         conv.check_conv2d, lambda x, kernel, strides=1, padding="valid": np.zeros((2, 2)), "(0, 0)"
     )
@@ -342,9 +345,9 @@ def test_conv_matrix_accepts_variants():
 
 def test_conv_matrix_reproduces_lecture():
     """The first case is the lecture's 4x9 matrix, and the seed's 16x4 W^T comes out too."""
-    kernel, shape = conv.conv_matrix_case(conv.CONV_MATRIX_KEYS[0]).args
-    np.testing.assert_array_equal(student_conv_matrix(kernel, shape), conv.LECTURE_MATRIX)
-    seed_transposed = student_conv_matrix(conv.SEED_KERNEL, (4, 4)).T
+    kernel, shape = matrix_cases.conv_matrix_case(matrix_cases.CONV_MATRIX_KEYS[0]).args
+    np.testing.assert_array_equal(student_conv_matrix(kernel, shape), examples.LECTURE_MATRIX)
+    seed_transposed = student_conv_matrix(examples.SEED_KERNEL, (4, 4)).T
     assert seed_transposed.shape == (16, 4)
     np.testing.assert_array_equal(seed_transposed[:4, 0], [1, 4, 1, 0])
 
@@ -396,9 +399,9 @@ def test_receptive_field_accepts_variants():
 
 def test_receptive_field_table():
     """The context-module table of the lecture: 3, 5, 9, 17, 33, 65, 67 (and 67 after 1x1)."""
-    fields = [student_receptive_field(args[0]) for args, _ in conv.FIELD_CASES[:8]]
-    assert fields == conv.CONTEXT_FIELDS + [67]
-    assert arith.receptive_fields(conv.CONTEXT_MODULE) == conv.CONTEXT_FIELDS
+    fields = [student_receptive_field(args[0]) for args, _ in field_cases.FIELD_CASES[:8]]
+    assert fields == examples.CONTEXT_FIELDS + [67]
+    assert arith.receptive_fields(examples.CONTEXT_MODULE) == examples.CONTEXT_FIELDS
 
 
 @pytest.mark.parametrize(

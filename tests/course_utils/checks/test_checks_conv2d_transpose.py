@@ -8,6 +8,8 @@ import tensorflow as tf
 from hypothesis import strategies
 
 from course_utils import arith, numpy_conv
+from course_utils.checks import _conv2d_transpose_bilinear as bilinear_cases
+from course_utils.checks import _conv_examples as examples
 from course_utils.checks import conv2d_transpose as conv_transpose
 from course_utils.checks import conv_answers
 
@@ -248,7 +250,7 @@ def test_scatter_add_lecture_examples():
     """The first three cases are the lecture's worked examples, with their printed outputs."""
     for key in conv_transpose.SCATTER_KEYS[:3]:
         x, kernel = conv_transpose.transpose_case(key).args
-        expected = conv_transpose.LECTURE_EXAMPLES[key][2]
+        expected = examples.LECTURE_EXAMPLES[key][2]
         np.testing.assert_array_equal(conv_answers.keras_conv2d_transpose(x, kernel), expected)
         np.testing.assert_array_equal(student_conv2d_transpose(x, kernel), expected)
 
@@ -392,7 +394,7 @@ def test_bilinear_interior_matches_resize_and_upsampling():
 
     image = np.random.default_rng(1).random((6, 5))
     for factor in (2, 3, 4):
-        kernel = conv_transpose.bilinear_kernel(factor)
+        kernel = bilinear_cases.bilinear_kernel(factor)
         upsampled = conv_answers.upsample_with_kernel(image, kernel, factor)
         resized = conv_answers.resize_bilinear(image, factor)
         layer = keras.layers.UpSampling2D(factor, interpolation="bilinear")
