@@ -11,9 +11,9 @@ solution is graded the same way and must score full marks.
 Modules, in the order a grading uses them: ``reference`` (build, cache and self-judge the
 references), ``pipeline`` (the stages), ``inputs`` (the submissions folder, answers by id),
 ``screen`` (flags and shortcuts), ``assemble`` (the graded notebook), ``sandbox`` and ``jail``
-(the isolated run, outside and inside), ``kernel`` and ``guard`` (the kernel's side), ``plugin``
-(the pytest side), ``judge`` (the judge workers), ``verdict`` (points and feedback),
-``gradebook`` (the CSV and feedback files), ``bench`` (throughput).
+(the isolated run, outside and inside), ``kernel``, ``guard`` and ``guard_paths`` (the kernel's
+side), ``plugin`` (the pytest side), ``judge`` (the judge workers), ``verdict`` (points and
+feedback), ``gradebook`` (the CSV and feedback files), ``bench`` (throughput).
 """
 
 # Submodules are imported where used: the sandboxed kernel imports ``grading.kernel`` and must

@@ -17,7 +17,8 @@ removed, and all of the guard's state lives in closure cells that only the hook 
   code objects, gc introspection, ctypes, tracing, threads, processes, signals, sockets,
   ``exec``/``eval``/``compile``, reading hidden paths or writing outside its folders;
 * without the sandbox's namespaces (``readable`` set), no code in the kernel may open anything
-  outside the system, the interpreter, the course and the kernel's own folders.
+  outside the system, the interpreter, the course and the kernel's own folders (these path
+  rules are in :mod:`course_tools.grading.guard_paths`).
 
 The verdict does not depend on the guard: checks only record, and the grader judges elsewhere.
 The guard narrows what a submission can reach: its files, the grader's, the kernel's own state.
@@ -30,11 +31,13 @@ import _thread
 import contextlib
 import functools
 import hashlib
-import os
 import sys
 import types
 
-GUARD_FILE = __file__
+from course_tools.grading import guard_paths
+
+# The guard's own files: audit events its code raises while it judges one are not judged again.
+GUARD_FILES = (__file__, guard_paths.__file__)
 SETATTR_EVENT = "course.grader.setattr"
 # Events denied when submission code is anywhere on the stack (it may call through a library).
 DENY_ON_STACK = frozenset(
@@ -78,38 +81,6 @@ DENY_FROM_CALLER = frozenset(
         "pickle.find_class",
     }
 )
-PATH_EVENTS = frozenset(
-    {
-        "open",
-        "os.listdir",
-        "os.scandir",
-        "os.rename",
-        "os.remove",
-        "os.rmdir",
-        "os.mkdir",
-        "os.chmod",
-        "os.chown",
-        "os.truncate",
-        "os.utime",
-        "os.link",
-        "os.symlink",
-        "shutil.rmtree",
-        "shutil.copyfile",
-        "shutil.move",
-        "sqlite3.connect",
-    }
-)
-# Which path arguments an event writes (the others are only read, or only checked as hidden).
-WRITTEN_ARGUMENTS = {
-    "os.listdir": (),
-    "os.scandir": (),
-    "os.rename": (0, 1),
-    "shutil.move": (0, 1),
-    "shutil.copyfile": (1,),
-    "os.link": (1,),
-    "os.symlink": (1,),
-}
-WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 TRANSFORMER_TRAITS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
 # Library code that exists to patch other code: treated as the submission when it calls.
 PATCHERS = ("unittest/mock.py",)
@@ -152,21 +123,18 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
     partial_type, missing, suppress = functools.partial, object(), contextlib.suppress
     object_dict = object.__getattribute__
     type_dict = type.__getattribute__
-    getframe, get_ident, realpath = sys._getframe, _thread.get_ident, os.path.realpath
+    getframe, get_ident = sys._getframe, _thread.get_ident
     modules = sys.modules
     cells = {name: (info["role"], info.get("sha256")) for name, info in config["cells"].items()}
     cell_dir = config["cell_dir"].rstrip("/") + "/"
     trusted_prefixes = tuple(path.rstrip("/") + "/" for path in config["trusted"])
-    hidden = tuple(path.rstrip("/") + "/" for path in config["hidden"])
-    readable = config.get("readable")
-    readable = None if readable is None else tuple(p.rstrip("/") + "/" for p in readable)
-    # Folders whose names may be listed though their files are not all readable (the import
-    # system lists each folder of sys.path).
-    listable = frozenset(path.rstrip("/") + "/" for path in config.get("listable", ()))
-    writable = tuple(path.rstrip("/") + "/" for path in config["writable"])
     trusted_cache, answer_files, instructor_files = {}, set(), set()
     module_snapshots, class_snapshots, user_modules, ipython = {}, {}, {}, {}
     poisoned, depth = [], {}
+    # The tables as closure cells: a module global can be rebound through the module's dict.
+    deny_on_stack, deny_from_caller = DENY_ON_STACK, DENY_FROM_CALLER
+    path_events, setattr_event = guard_paths.PATH_EVENTS, SETATTR_EVENT
+    guard_files, patchers, transformer_traits = GUARD_FILES, PATCHERS, TRANSFORMER_TRAITS
 
     def untrusted_file(filename):
         """True for code the submission wrote (or that the guard cannot vouch for)."""
@@ -176,7 +144,7 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
                 known = filename in instructor_files
             else:
                 known = filename.startswith(trusted_prefixes) or filename.startswith("<frozen ")
-                known = known and not filename.endswith(PATCHERS)
+                known = known and not filename.endswith(patchers)
             trusted_cache[filename] = known
         return not known
 
@@ -249,7 +217,7 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
         kernel = getattr(shell, "kernel", None)
         ipython["user_ns"] = shell.user_ns
         ipython["traits"] = object_dict(shell, "__dict__").get("_trait_values", {})
-        ipython["lists"] = {name: ipython["traits"].get(name) for name in TRANSFORMER_TRAITS}
+        ipython["lists"] = {name: ipython["traits"].get(name) for name in transformer_traits}
         ipython["callbacks"] = shell.events.callbacks
         items = [shell, shell.events, shell.displayhook, shell.display_pub, sys.stdout, sys.stderr]
         items += [kernel, getattr(kernel, "session", None)]
@@ -361,44 +329,6 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
         if untrusted_frame(caller):
             deny(f"changing attributes of module {args[0].__name__} ({args[1]})")
 
-    def path_of(value):
-        """A path argument as text, without running submission code to convert it."""
-        kind = _type(value)
-        if kind is _str:
-            return value
-        if kind is _bytes:
-            return value.decode("utf-8", "replace")
-        if kind is int or value is None:
-            return None
-        if type_dict(kind, "__dict__").get("__module__") == "pathlib":
-            return _str(value)
-        deny("a path given by a custom object")
-
-    def on_path(event, args):
-        """Hidden paths cannot be read; nothing outside the writable folders can be written."""
-        arguments = args[:1] if event == "open" else args[:2]
-        written = WRITTEN_ARGUMENTS.get(event, (0,))
-        if event == "open" and not opens_for_writing(args):
-            written = ()
-        for position, argument in enumerate(arguments):
-            path = path_of(argument)
-            if path is None:
-                continue
-            full = realpath(path) + "/"
-            listing = event in ("os.listdir", "os.scandir") and full in listable
-            outside = readable is not None and not full.startswith(readable) and not listing
-            if full.startswith(hidden) or outside:
-                deny(f"access to {path}")
-            if position in written and not full.startswith(writable):
-                deny(f"writing to {path}")
-
-    def opens_for_writing(args):
-        """True when an ``open`` event asks for writing."""
-        mode, flags = (args[1], args[2]) if _len(args) >= 3 else (None, 0)
-        if _type(mode) is _str and any(letter in mode for letter in "wax+"):
-            return True
-        return _type(flags) is int and bool(flags & WRITE_FLAGS)
-
     def handle(event, args):
         """Dispatch one audit event."""
         frame = getframe(2)
@@ -406,17 +336,18 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
             on_compile(args, frame)
         elif event == "exec":
             on_exec(args, frame)
-        elif event == SETATTR_EVENT:
+        elif event == setattr_event:
             on_setattr(args, frame)
-        elif event in PATH_EVENTS:
+        elif event in path_events:
             on_path(event, args)
-        elif event in DENY_ON_STACK or event.startswith("ctypes."):
+        elif event in deny_on_stack or event.startswith("ctypes."):
             if untrusted_on_stack(frame):
                 deny(event)
-        elif event in DENY_FROM_CALLER and untrusted_frame(frame):
+        elif event in deny_from_caller and untrusted_frame(frame):
             deny(event)
 
-    watched = DENY_ON_STACK | DENY_FROM_CALLER | PATH_EVENTS | {"compile", "exec", SETATTR_EVENT}
+    on_path = guard_paths.make_path_rule(config, deny)
+    watched = deny_on_stack | deny_from_caller | path_events | {"compile", "exec", setattr_event}
 
     def hook(event, args):
         """The audit hook: cheap for the events it ignores, re-entrant for its own calls."""
@@ -429,7 +360,7 @@ def _make_hook(config):  # noqa: C901 - one closure on purpose: its cells are un
         depth[ident] = level + 1
         try:
             # Re-entered from the guard's own calls (frames, code objects): nothing to judge.
-            if level == 1 and getframe(1).f_code.co_filename == GUARD_FILE:
+            if level == 1 and getframe(1).f_code.co_filename in guard_files:
                 return
             handle(event, args)
         finally:
