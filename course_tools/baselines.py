@@ -243,12 +243,13 @@ def build_course_decoder(num_classes, frozen_backbone, widths=None):
     return keras.Model(inputs, outputs, name="course_decoder")
 
 
-def fit_course_unet(model, scenes, epochs):
+def fit_course_unet(model, scenes, epochs, crop=None):
     """notebooks/06's exported recipe (``unet.fit_scenes``): cross-entropy plus Dice, warm-up
-    and cosine, its batch size. Returns the training seconds."""
+    and cosine, its batch size; on ``crop`` x ``crop`` windows when given (a model of any input
+    size). Returns the training seconds."""
     from course_utils.lectures import unet
 
-    _, seconds = unet.fit_scenes(model, scenes.images, scenes.masks, epochs)
+    _, seconds = unet.fit_scenes(model, scenes.images, scenes.masks, epochs, crop=crop)
     return seconds
 
 
@@ -273,7 +274,7 @@ def compare_unet(mode=None, epochs=None, seed=None):
     test = digit_scenes.make_digit_scenes(test_count, split="test")
     frozen, _ = backbone.load_vgg16_backbone(train.images.shape[1:])
     builders = {
-        "scratch": lambda: unet.build_unet(digit_scenes.NUM_SCENE_CLASSES, train.images.shape[1:]),
+        "scratch": lambda: unet.build_unet(digit_scenes.NUM_SCENE_CLASSES, (None, None, 1)),
         "decoder": lambda: build_course_decoder(digit_scenes.NUM_SCENE_CLASSES, frozen),
         "tutorial": lambda: build_tutorial_decoder(digit_scenes.NUM_SCENE_CLASSES, frozen),
     }
@@ -284,7 +285,8 @@ def compare_unet(mode=None, epochs=None, seed=None):
         if name == "tutorial":
             seconds = fit_tutorial(model, train.images, train.masks, epochs)
         else:
-            seconds = fit_course_unet(model, train, epochs)
+            crop = unet.TRAINING_CROP if name == "scratch" else None  # the notebook's windows
+            seconds = fit_course_unet(model, train, epochs, crop=crop)
         rows[name] = {"mean_iou": _mean_iou(model, test.images, test.masks), "seconds": seconds}
     return rows
 

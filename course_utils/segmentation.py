@@ -195,6 +195,7 @@ def fit_segmenter(
     callbacks=(),
     loss=None,
     decay=False,
+    crop=None,
 ):
     """The course's recipe: Adam, class-weighted cross-entropy, shuffled mini-batches.
 
@@ -202,7 +203,9 @@ def fit_segmenter(
     inputs may be cached features for a head. The loss is the FCN lecture's
     ``weighted_crossentropy`` with ``weights``: ``"sqrt"`` (the lecture's ``class_weights``,
     square-root inverse frequency), ``None`` (plain cross-entropy over labelled pixels) or one
-    weight per class. ``loss`` overrides the loss altogether. Returns ``(history, seconds)``.
+    weight per class. ``loss`` overrides the loss altogether. ``crop``: train on a random
+    ``crop`` x ``crop`` window of each image and its mask, a new one every epoch (the model must
+    take that size; it still predicts whole images). Returns ``(history, seconds)``.
     """
     import keras
 
@@ -222,13 +225,19 @@ def fit_segmenter(
         steps = epochs * int(np.ceil(len(np.asarray(masks)) / batch_size))
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    if crop is None:
+        batches = {"x": inputs, "y": np.asarray(masks), "batch_size": batch_size, "shuffle": True}
+    else:
+        from course_utils import config, unet
+
+        windows = unet.augmented_dataset(
+            inputs, masks, batch_size, seed=config.run_seed(), max_shift=0, crop=crop
+        )
+        batches = {"x": windows, "shuffle": False}  # the dataset shuffles, new windows each epoch
     started = time.perf_counter()
     history = model.fit(
-        inputs,
-        np.asarray(masks),
-        batch_size=batch_size,
+        **batches,
         epochs=epochs,
-        shuffle=True,
         validation_data=None if validation is None else tuple(_inputs_and_masks(validation)),
         verbose=0,
         callbacks=[progress.EpochBar(), *callbacks],

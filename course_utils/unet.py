@@ -5,7 +5,8 @@ The U-Net, SegNet, the Dice loss, the context module and the training recipe are
 what the lecture uses around them:
 
 * :func:`augment_pair` and :func:`augmented_dataset`: one random transform applied to an image
-  and its mask alike (the mask moved pixel for pixel, so labels stay labels);
+  and its mask alike (the mask moved pixel for pixel, so labels stay labels), or a random window
+  of both (training on crops);
 * :func:`shape_table`: what each level of a U-Net or SegNet outputs, down the U and back up;
 * :func:`conv_macs`, :func:`bytes_per_image` and :func:`time_forward`: what a network costs in
   multiply-adds, in memory carried from encoder to decoder, and in time.
@@ -23,13 +24,14 @@ SWITCH_BITS = 2
 # Joint augmentation
 
 
-def augment_pair(image, mask, seed, max_shift=6, flip=False):
+def augment_pair(image, mask, seed, max_shift=6, flip=False, crop=None):
     """One random shift (and optional left-right flip) applied to an image and its mask alike.
 
     ``image`` (H, W, C) float, ``mask`` (H, W) integer, ``seed`` a pair of ints (stateless ops:
     the same seed gives the same transform). The mask is moved with the image, pixel for pixel;
     where the shift uncovers pixels the image gets zeros and the mask background (0). Mask and
-    image travel as one tensor, so they cannot receive different transforms.
+    image travel as one tensor, so they cannot receive different transforms. ``crop`` cuts a
+    random ``crop`` x ``crop`` window instead of keeping the whole (shifted) image.
     """
     import tensorflow as tf
 
@@ -37,6 +39,16 @@ def augment_pair(image, mask, seed, max_shift=6, flip=False):
     mask = tf.cast(tf.convert_to_tensor(mask), tf.float32)[..., None]
     stacked = tf.concat([image, mask], axis=-1)
     height, width, channels = stacked.shape
+    if crop is not None:
+        if isinstance(crop, bool) or not isinstance(crop, int) or crop < 1:
+            raise ValueError(
+                f"crop={crop!r}: pass a window side in pixels, or None for whole images."
+            )
+        if crop > min(height, width):
+            raise ValueError(
+                f"crop={crop} is larger than the {height} x {width} image: pass a smaller crop."
+            )
+        height = width = crop
     padded = tf.pad(stacked, [[max_shift, max_shift], [max_shift, max_shift], [0, 0]])
     stacked = tf.image.stateless_random_crop(padded, (height, width, channels), seed=seed)
     if flip:
@@ -44,8 +56,11 @@ def augment_pair(image, mask, seed, max_shift=6, flip=False):
     return stacked[..., :-1], tf.cast(tf.round(stacked[..., -1]), tf.uint8)
 
 
-def augmented_dataset(images, masks, batch_size, seed=0, max_shift=6, flip=False):
-    """A shuffled ``tf.data.Dataset`` of jointly augmented (image, mask) batches, new each epoch."""
+def augmented_dataset(images, masks, batch_size, seed=0, max_shift=6, flip=False, crop=None):
+    """A shuffled ``tf.data.Dataset`` of jointly augmented (image, mask) batches, new each epoch.
+
+    With ``crop``, each example is a random ``crop`` x ``crop`` window of its image and mask.
+    """
     import tensorflow as tf
 
     if len(images) != len(masks):
@@ -57,7 +72,7 @@ def augmented_dataset(images, masks, batch_size, seed=0, max_shift=6, flip=False
 
     def transform(pair, pair_seed):
         """Augment one example with its own stateless seed."""
-        return augment_pair(pair[0], pair[1], pair_seed, max_shift, flip)
+        return augment_pair(pair[0], pair[1], pair_seed, max_shift, flip, crop)
 
     return dataset.map(transform).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 

@@ -19,7 +19,7 @@ from course_utils.lectures import conv2d_transpose, fcn_vgg
 def scene_budget():
     """Training scenes, test scenes and epochs: one budget for every model here and in the
     benchmark's U-Net rows."""
-    return config.pick(fast=(256, 64, 1), default=(2000, 500, 6))
+    return config.pick(fast=(256, 64, 1), default=(2000, 500, 7))
 
 
 # notebooks/06_unet.ipynb, cell conv-block
@@ -92,6 +92,7 @@ def warmup_cosine(learning_rate, epochs, steps_per_epoch, warmup_epochs=1):
 
 # notebooks/06_unet.ipynb, cell recipe
 LEARNING_RATE = 4e-3  # Adam's peak learning rate, reached after the warm-up
+TRAINING_CROP = 48  # train on random 48 x 48 windows of the 64 x 64 scenes
 
 
 def crossentropy_plus_dice(weights, dice=dice_loss):
@@ -105,8 +106,9 @@ def crossentropy_plus_dice(weights, dice=dice_loss):
 
 
 # notebooks/06_unet.ipynb, cell fit-recipe
-def fit_scenes(model, inputs, masks, epochs, batch_size=16, dice=dice_loss):
-    """Train with the recipe: Adam, warm-up and cosine, cross-entropy plus Dice."""
+def fit_scenes(model, inputs, masks, epochs, batch_size=16, dice=dice_loss, crop=None):
+    """Train with the recipe: Adam, warm-up and cosine, cross-entropy plus Dice; on random
+    ``crop`` x ``crop`` windows when given (the model must take any size)."""
     steps_per_epoch = int(np.ceil(len(masks) / batch_size))
     weights = fcn_vgg.class_weights(masks, model.output_shape[-1])
     return segmentation.fit_segmenter(
@@ -116,6 +118,7 @@ def fit_scenes(model, inputs, masks, epochs, batch_size=16, dice=dice_loss):
         batch_size,
         learning_rate=warmup_cosine(LEARNING_RATE, epochs, steps_per_epoch),
         loss=crossentropy_plus_dice(weights, dice),
+        crop=crop,
     )
 
 

@@ -77,6 +77,36 @@ def test_augmented_dataset_batches_and_checks_lengths():
         unet.augmented_dataset(images, masks[:5], batch_size=4)
 
 
+def test_crops_cut_the_same_window_from_image_and_mask():
+    rng = np.random.default_rng(2)
+    image = rng.random((16, 16, 1)).astype(np.float32)
+    mask = (image[..., 0] > 0.5).astype(np.uint8) * 2
+    window, window_mask = unet.augment_pair(image, mask, seed=(3, 4), max_shift=0, crop=8)
+    window, window_mask = np.asarray(window), np.asarray(window_mask)
+    assert window.shape == (8, 8, 1) and window_mask.shape == (8, 8)
+    np.testing.assert_array_equal(window_mask, (window[..., 0] > 0.5) * 2)
+    matches = [
+        (row, column)
+        for row in range(9)
+        for column in range(9)
+        if np.array_equal(image[row : row + 8, column : column + 8], window)
+    ]
+    assert len(matches) == 1  # a window of the image itself, no padding, no resampling
+    with pytest.raises(ValueError, match="smaller crop"):
+        unet.augment_pair(image, mask, seed=(3, 4), crop=20)
+    for wrong in (0, False, 8.0):
+        with pytest.raises(ValueError, match="window side in pixels"):
+            unet.augment_pair(image, mask, seed=(3, 4), crop=wrong)
+
+
+def test_augmented_dataset_crops_every_example():
+    images = np.random.default_rng(0).random((6, 16, 16, 1)).astype(np.float32)
+    masks = (images[..., 0] > 0.5).astype(np.uint8)
+    batches = list(unet.augmented_dataset(images, masks, batch_size=4, max_shift=0, crop=8))
+    assert [tuple(batch[0].shape) for batch in batches] == [(4, 8, 8, 1), (2, 8, 8, 1)]
+    assert [tuple(batch[1].shape) for batch in batches] == [(4, 8, 8), (2, 8, 8)]
+
+
 def test_lecture_dice_matches_numpy_and_is_zero_when_perfect():
     rng = np.random.default_rng(0)
     masks = rng.integers(0, 3, (2, 5, 5))
@@ -116,6 +146,21 @@ def test_fit_scenes_trains_a_tiny_unet():
     model = lecture.build_unet(2, (16, 16, 1), widths=(4, 8))
     history, seconds = lecture.fit_scenes(model, images, masks, epochs=2, batch_size=8)
     assert len(history.history["loss"]) == 2 and seconds > 0
+
+
+def test_fit_scenes_on_crops_trains_a_model_that_takes_whole_scenes():
+    rng = np.random.default_rng(0)
+    images = rng.random((16, 32, 32, 1)).astype(np.float32)
+    masks = (images[..., 0] > 0.5).astype(np.uint8)
+    model = lecture.build_unet(2, (None, None, 1), widths=(4, 8))
+    before = [np.array(weight) for weight in model.get_weights()]
+    history, _ = lecture.fit_scenes(model, images, masks, epochs=1, batch_size=8, crop=16)
+    assert len(history.history["loss"]) == 1
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    assert model(images[:2]).shape == (2, 32, 32, 2)  # trained on 16 x 16, predicts 32 x 32
+    fixed = lecture.build_unet(2, (32, 32, 1), widths=(4, 8))
+    with pytest.raises(ValueError):  # a model built for one size cannot take the windows
+        lecture.fit_scenes(fixed, images, masks, epochs=1, batch_size=8, crop=16)
 
 
 def test_context_module_keeps_resolution_and_channels():
