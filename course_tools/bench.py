@@ -8,7 +8,8 @@ environment` and ``config.setup()``. Each comparison with a public recipe runs o
 too (:mod:`course_tools.bench_compare`), one notebook runs twice at the same seed to show whether
 runs reproduce, and the grader is timed with 1 and with N jobs. Results go to
 ``_build/bench/results.json`` and ``results.md`` (``results-fast.*`` and ``results-full.*`` for
-the other modes); a run writing there also refreshes ``docs/benchmark.md``
+the other modes); a run writing there keeps its results in ``docs/benchmark-results/`` (tracked,
+so a partial run on a fresh clone extends them) and refreshes ``docs/benchmark.md``
 (:mod:`course_tools.bench_page`). A target missed at the worst seed, a failed run or a notebook
 over its time budget fails the run (:func:`course_tools.bench_stats.problems`).
 """
@@ -24,7 +25,7 @@ import time
 
 from course_tools import bench_compare, bench_page, bench_stats, notebooks
 
-OUT = notebooks.ROOT / "_build" / "bench"
+OUT = bench_page.WORK
 SEEDS = 3  # per notebook and comparison; a release run uses 5
 # Run twice at the same seed to show whether runs reproduce: trains, and is one of the quicker.
 DETERMINISM_NOTEBOOK = "notebooks/04_fcn_vgg.ipynb"
@@ -145,7 +146,7 @@ def run(
     seed_list = list(range(seeds))
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results_file = out / f"{bench_page.results_name(mode)}.json"
+    results_file = bench_page.results_path(out, mode)
     stored = bench_page.read_stored(results_file, set_aside=True) or {
         "notebooks": [],
         "measures": [],
@@ -208,7 +209,8 @@ def _write(out, mode, stored, new, partial):
     }
     if mode == "default":
         result["measures"] = bench_page.with_make_test(result["measures"], out)
-    results_file = out / f"{bench_page.results_name(mode)}.json"
+    results_file = bench_page.results_path(out, mode)
+    results_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(result, indent=1) + "\n")
     (out / f"{bench_page.results_name(mode)}.md").write_text(bench_page.markdown(result, mode))
     if out == OUT:
@@ -324,7 +326,7 @@ def add_cli(subparsers):
     parser.add_argument(
         "--publish",
         action="store_true",
-        help="only rewrite docs/benchmark.md from the results already in _build/bench",
+        help="only rewrite docs/benchmark.md from the results in docs/benchmark-results/",
     )
     parser.set_defaults(handler=_cli_bench)
 
@@ -333,7 +335,8 @@ def _cli_bench(arguments):
     """``course bench``: run, write the tables, fail loudly on missed targets."""
     if arguments.publish:
         if not bench_page.publish(OUT):
-            print(f"no benchmark results in {OUT}: run `make bench` first", file=sys.stderr)
+            where = bench_page.PUBLISHED_RESULTS
+            print(f"no benchmark results in {where}: run `make bench` first", file=sys.stderr)
             return 1
         print(f"wrote {bench_page.PUBLISHED}")
         return 0

@@ -11,6 +11,11 @@ import pathlib
 from course_tools import bench_stats, notebooks
 
 PUBLISHED = notebooks.ROOT / "docs" / "benchmark.md"
+# Where `course bench` works (tables per mode, make test's time); results of the published run
+# live in docs/benchmark-results/ instead, tracked in git: a fresh clone's partial run (--only)
+# then extends the last full one instead of starting an empty table.
+WORK = notebooks.ROOT / "_build" / "bench"
+PUBLISHED_RESULTS = notebooks.ROOT / "docs" / "benchmark-results"
 MODES = ("default", "fast", "full")  # the order of the published page's sections
 MAKE_TEST_ROW = "make test, last run (minutes)"
 DETERMINISM_PROMISE = (
@@ -25,6 +30,13 @@ DETERMINISM_PROMISE = (
 def results_name(mode):
     """``results`` for default mode (what the README links to), ``results-fast`` and so on."""
     return "results" if mode == "default" else f"results-{mode}"
+
+
+def results_path(out, mode):
+    """A mode's stored results: in docs/benchmark-results/ for the course's own run (``out`` is
+    ``WORK``), else in ``out`` (tests, one-off runs)."""
+    folder = PUBLISHED_RESULTS if pathlib.Path(out) == WORK else pathlib.Path(out)
+    return folder / f"{results_name(mode)}.json"
 
 
 def read_stored(path, set_aside=False):
@@ -212,12 +224,36 @@ def not_benchmarked(records):
     return [name for name in names if name not in ran]
 
 
+def recovered_lines(records):
+    """A paragraph naming the records rebuilt from an earlier page (``recovered_from``), if any.
+
+    Such a page shows only a median and a range: the rebuilt runs hold those three values, so
+    their tables read as before, but which seed gave which value is known only for the worst
+    seed of a target. Rerunning a notebook replaces its rebuilt record.
+    """
+    sources = {}
+    for record in records:
+        if record.get("recovered_from"):
+            sources.setdefault(record["recovered_from"], []).append(record["notebook"])
+    lines = []
+    for source, names in sources.items():
+        lines += [
+            "",
+            f"Rebuilt from {source}, whose per-seed results were not kept: {', '.join(names)}. "
+            "Their times and figures are the median and range that page showed, to its digits; "
+            "which seed gave which value is known only for each target's worst seed. Rerun "
+            "them to replace these rows.",
+        ]
+    return lines
+
+
 def markdown(stored, mode):
     """The Markdown of one mode's results: notebooks, figures, comparisons, other measures."""
     records = stored["notebooks"]
     lines = ["### Notebooks", "", *notebook_table(records, mode)]
     if missing := not_benchmarked(records):
         lines += ["", f"Not run with these seeds: {', '.join(missing)}."]
+    lines += recovered_lines(records)
     lines += ["", "### Figures", "", *figure_table(records, mode)]
     if stored.get("comparisons") or stored.get("comparison_failures"):
         lines += ["", "### Against public recipes", ""]
@@ -243,7 +279,7 @@ def publish(out, page=PUBLISHED):
     """
     sections = ["# Benchmark\n"]
     for mode in MODES:
-        stored = read_stored(pathlib.Path(out) / f"{results_name(mode)}.json")
+        stored = read_stored(results_path(out, mode))
         if stored is None:
             continue
         stored = {**stored, "measures": [tuple(row) for row in stored["measures"]]}

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import subprocess
 
 import pytest
 
@@ -424,3 +425,30 @@ def test_the_page_names_the_notebooks_this_run_did_not_benchmark():
     assert "Not run with these seeds: notebooks/00_data.ipynb, " in bench_page.markdown(
         stored, "default"
     )
+
+
+def test_the_courses_own_run_keeps_its_results_where_git_tracks_them(tmp_path):
+    published = bench_page.results_path(bench_page.WORK, "default")
+    assert published == bench_page.PUBLISHED_RESULTS / "results.json"
+    assert bench_page.results_path(tmp_path, "fast") == tmp_path / "results-fast.json"
+    root = bench_page.PUBLISHED_RESULTS.parent.parent
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", "-q", str(published)], check=False
+    )
+    assert ignored.returncode == 1, f"{published} is ignored by git: a fresh clone would lose it"
+
+
+def test_records_rebuilt_from_an_earlier_page_say_so_until_rerun(tmp_path):
+    rebuilt = _record("notebooks/03_x.ipynb", _run(0, mse=0.003), _run(1, mse=0.004))
+    rebuilt["recovered_from"] = "docs/benchmark.md of commit abc"
+    fresh = _record("notebooks/05_y.ipynb", _run(0, accuracy=0.9))
+    page = bench_page.markdown({"notebooks": [rebuilt, fresh], "measures": []}, "default")
+    assert "Rebuilt from docs/benchmark.md of commit abc" in page
+    paragraph = page.split("Rebuilt from")[1].split("\n")[0]
+    assert "notebooks/03_x.ipynb" in paragraph and "notebooks/05_y.ipynb" not in paragraph
+    rerun = _record("notebooks/03_x.ipynb", _run(0, mse=0.003))
+    merged = bench._merge_records([rebuilt, fresh], [rerun])
+    page = bench_page.markdown({"notebooks": merged, "measures": []}, "default")
+    assert "Rebuilt from" not in page
