@@ -137,10 +137,11 @@ def segnet_decoder_stage(x, switches, like, filters, name):
     return conv_block(unpooled, filters, name)
 
 
-# notebooks/06_unet.ipynb, cell segnet
+# notebooks/06_unet.ipynb, cell segnet-widths
 SEGNET_WIDTHS = UNET_WIDTHS[:-1]  # four poolings, as many as the U-Net
 
 
+# notebooks/06_unet.ipynb, cell segnet
 def build_segnet(num_classes, input_shape=(64, 64, 1), widths=SEGNET_WIDTHS):
     """SegNet: an encoder stage per width, decoder stages unpooling with their switches."""
     image = keras.Input(input_shape, name="image")
