@@ -8,23 +8,23 @@ trains the U-Net and loads this SegNet, trained here by the lecture's own code
 (``course_utils.lectures.unet``: ``build_segnet``, ``fit_scenes``, ``scene_budget``, the
 windows) at seed 0. Fast and full mode train SegNet in the notebook.
 
-The saved file carries a fingerprint of that code (``unet.segnet_fingerprint``): when the lecture's
-SegNet or recipe changes, the notebook refuses the stale weights and trains SegNet itself, and
-``tests/course_utils/test_shipped_segnet.py`` fails until this script has been run again.
+The saved file carries a fingerprint of that code (``shipped_segnet.segnet_fingerprint``): when
+the lecture's SegNet or recipe changes, the notebook refuses the stale weights and trains SegNet
+itself, and ``tests/course_utils/test_shipped_segnet.py`` fails until this script is run again.
 """
 
 import argparse
 import pathlib
 import time
 
-from course_utils import config, digit_scenes, segmentation, unet
+from course_utils import config, digit_scenes, segmentation, shipped_segnet
 
 
 def main(argv=None):
     """Train at the default-mode budget, evaluate on the test scenes, save the weights."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
-    parser.add_argument("--out", type=pathlib.Path, default=unet.SHIPPED_SEGNET)
+    parser.add_argument("--out", type=pathlib.Path, default=shipped_segnet.SHIPPED_SEGNET)
     arguments = parser.parse_args(argv)
     if config.sizes() != "default":
         raise SystemExit(
@@ -46,12 +46,12 @@ def main(argv=None):
         model, train_scenes.images, train_scenes.masks, epochs, crop=lecture.TRAINING_CROP
     )
     # Score what is shipped: the weights as float16, loaded back the notebook's way.
-    unet.save_shipped_segnet(model, history, seconds, 0.0, arguments.seed, arguments.out)
+    shipped_segnet.save_shipped_segnet(model, history, seconds, 0.0, arguments.seed, arguments.out)
     shipped = lecture.build_segnet(num_classes, input_shape=(None, None, 1))
-    if unet.load_shipped_segnet(shipped, arguments.out) is None:
+    if shipped_segnet.load_shipped_segnet(shipped, arguments.out) is None:
         raise SystemExit(f"{arguments.out} does not load back into build_segnet: see above.")
     scores = segmentation.evaluate(shipped, test_scenes.images, test_scenes.masks, num_classes)
-    unet.save_shipped_segnet(
+    shipped_segnet.save_shipped_segnet(
         model, history, seconds, scores["mean_iou"], arguments.seed, arguments.out
     )
     print(

@@ -5,22 +5,22 @@ import shutil
 import numpy as np
 import pytest
 
-from course_utils import config, digit_scenes, segmentation, unet
+from course_utils import config, digit_scenes, segmentation, shipped_segnet
 from course_utils.lectures import unet as lecture
 
 NUM_CLASSES = digit_scenes.NUM_SCENE_CLASSES
 
 
-def shipped_segnet():
+def lecture_segnet():
     return lecture.build_segnet(NUM_CLASSES, input_shape=(None, None, 1))
 
 
 def test_the_shipped_segnet_was_trained_on_the_lectures_present_code():
     # Fails whenever the lecture's SegNet or recipe changes: run course_tools/train_segnet.py.
-    with np.load(unet.SHIPPED_SEGNET) as stored:
+    with np.load(shipped_segnet.SHIPPED_SEGNET) as stored:
         fingerprint = stored["info/fingerprint"].item()
-    assert fingerprint == unet.segnet_fingerprint(), (
-        f"the shipped SegNet is stale: run '{unet.RETRAIN_SEGNET}' and commit the new weights."
+    assert fingerprint == shipped_segnet.segnet_fingerprint(), (
+        f"the shipped SegNet is stale: run '{shipped_segnet.RETRAIN_SEGNET}', commit the weights."
     )
 
 
@@ -28,8 +28,8 @@ def test_the_shipped_segnet_loads_and_scores_what_its_trainer_measured(monkeypat
     for name in config.MODE_VARIABLES:  # default-mode sizes: the budget it was trained at
         monkeypatch.delenv(name, raising=False)
     _, num_test, _ = lecture.scene_budget()
-    model = shipped_segnet()
-    history, info = unet.load_shipped_segnet(model)
+    model = lecture_segnet()
+    history, info = shipped_segnet.load_shipped_segnet(model)
     assert info["seed"] == config.DEFAULT_SEED
     assert len(history["loss"]) == lecture.scene_budget()[2]
     assert history["loss"][-1] < history["loss"][0]
@@ -40,13 +40,13 @@ def test_the_shipped_segnet_loads_and_scores_what_its_trainer_measured(monkeypat
 
 def test_changed_code_means_the_notebook_trains_segnet_itself(tmp_path, monkeypatch, capsys):
     stale = tmp_path / "stale.npz"
-    shutil.copy(unet.SHIPPED_SEGNET, stale)
-    monkeypatch.setattr(unet, "segnet_fingerprint", lambda: "0123456789abcdef")
-    model = shipped_segnet()
+    shutil.copy(shipped_segnet.SHIPPED_SEGNET, stale)
+    monkeypatch.setattr(shipped_segnet, "segnet_fingerprint", lambda: "0123456789abcdef")
+    model = lecture_segnet()
     before = [np.array(weight) for weight in model.weights]
-    assert unet.load_shipped_segnet(model, stale) is None
+    assert shipped_segnet.load_shipped_segnet(model, stale) is None
     message = capsys.readouterr().out.strip()
-    assert "\n" not in message and unet.RETRAIN_SEGNET in message
+    assert "\n" not in message and shipped_segnet.RETRAIN_SEGNET in message
     # nothing was loaded into the model
     for weight, value in zip(model.weights, before):
         np.testing.assert_array_equal(np.array(weight), value)
@@ -56,12 +56,12 @@ def test_a_missing_or_corrupt_file_is_reported_not_raised(tmp_path, capsys):
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"not a zip file")
     for path in (tmp_path / "missing.npz", corrupt):
-        assert unet.load_shipped_segnet(shipped_segnet(), path) is None
+        assert shipped_segnet.load_shipped_segnet(lecture_segnet(), path) is None
         message = capsys.readouterr().out.strip()
         assert "\n" not in message and path.name in message and "training it here" in message
 
 
 def test_another_segnet_is_refused(capsys):
     narrow = lecture.build_segnet(NUM_CLASSES, input_shape=(None, None, 1), widths=(8, 8, 16))
-    assert unet.load_shipped_segnet(narrow) is None
+    assert shipped_segnet.load_shipped_segnet(narrow) is None
     assert "does not fit this model" in capsys.readouterr().out
