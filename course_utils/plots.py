@@ -6,7 +6,7 @@ axes, so a notebook cell shows it and a test can inspect it. Only matplotlib is 
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import colors, patches
+from matplotlib import colors, patches, ticker
 
 # 11 colours for background + digit classes 0..9, distinguishable on a projector.
 SEGMENTATION_COLOURS = np.array(
@@ -245,6 +245,7 @@ def plot_history(histories, metrics=("loss",), title=None, logy=False):
                         label=label or metric,
                     )
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # no epoch 1.5
         ax.set_ylabel(metric)
         if logy:
             ax.set_yscale("log")
