@@ -27,10 +27,9 @@ import pathlib
 
 import numpy as np
 
-from course_utils import config
+from course_utils import config, shipped_weights
 
-ASSETS = pathlib.Path(__file__).resolve().parent / "assets"
-COURSE_WEIGHTS = ASSETS / "vgg16_quarter_digits.npz"
+COURSE_WEIGHTS = shipped_weights.ASSETS / "vgg16_quarter_digits.npz"
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 QUARTER_WIDTHS = (16, 32, 64, 128, 128)  # the course backbone: VGG16's widths divided by 4
 # vgg16.preprocess_input ("caffe" mode) subtracts these from 0-255 pixels; RGB order here because
@@ -125,43 +124,31 @@ def balance_feature_scales(model, images, batch_size=64):
 
 
 def save_course_weights(model, path=COURSE_WEIGHTS, **info):
-    """Save a VGG16-layout model's convolution weights as a compressed float16 ``.npz``."""
-    arrays = {"widths": np.array([model.get_layer(f"block{b}_conv1").filters for b in range(1, 6)])}
+    """Save a VGG16-layout model's convolution weights and ``info`` (task, accuracy, mean...)."""
+    weights = {}
     for name in layer_names(model):
-        kernel, bias = model.get_layer(name).get_weights()
-        arrays[f"{name}/kernel"] = kernel.astype(np.float16)
-        arrays[f"{name}/bias"] = bias.astype(np.float16)
-    for key, value in info.items():
-        arrays[f"info/{key}"] = np.asarray(value)
-    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
-    return path
-
-
-def course_weights_info(path=COURSE_WEIGHTS):
-    """The facts stored with the course backbone (task, accuracy, mean, scale...)."""
-    with np.load(path) as stored:
-        return {
-            key.removeprefix("info/"): stored[key].item()
-            for key in stored.files
-            if key.startswith("info/")
-        }
+        weights[f"{name}/kernel"], weights[f"{name}/bias"] = model.get_layer(name).get_weights()
+    widths = np.array([model.get_layer(f"block{b}_conv1").filters for b in range(1, 6)])
+    return shipped_weights.save_weights(path, weights, info, others={"widths": widths})
 
 
 def _load_course_backbone(input_shape, path=COURSE_WEIGHTS):
     """The course's pretrained quarter-width backbone, from the shipped ``.npz``."""
+    remake = (
+        "reinstall course_utils, or run 'python -m course_tools.train_backbone' to make them "
+        "(a few minutes of CPU)"
+    )
     if not pathlib.Path(path).is_file():
-        raise FileNotFoundError(
-            f"the course backbone weights {path} are missing: reinstall course_utils, or run "
-            f"'python -m course_tools.train_backbone' to make them (a few minutes of CPU)."
-        )
-    info = course_weights_info(path)
-    with np.load(path) as stored:
-        widths = tuple(int(w) for w in stored["widths"])
-        model = build_vgg16_layout(input_shape, widths, info["mean"], info["scale"])
-        for name in layer_names(model):
-            weights = [stored[f"{name}/kernel"], stored[f"{name}/bias"]]
-            model.get_layer(name).set_weights([w.astype(np.float32) for w in weights])
+        raise FileNotFoundError(f"the course backbone weights {path} are missing: {remake}.")
+    try:
+        arrays, info = shipped_weights.load_weights(path)
+    except ValueError as error:
+        message = f"the course backbone weights are unreadable ({error}): {remake}."
+        raise ValueError(message) from None
+    widths = tuple(int(width) for width in arrays["widths"])
+    model = build_vgg16_layout(input_shape, widths, info["mean"], info["scale"])
+    for name in layer_names(model):
+        model.get_layer(name).set_weights([arrays[f"{name}/kernel"], arrays[f"{name}/bias"]])
     description = (
         f"the course's VGG16-layout backbone ({'-'.join(map(str, widths))} channels, "
         f"{model.count_params() / 1e6:.2f}M parameters), pretrained on {info['task']} "

@@ -13,9 +13,9 @@ import pathlib
 
 import numpy as np
 
-from course_utils import digit_scenes, segmentation, unet
+from course_utils import digit_scenes, segmentation, shipped_weights, unet
 
-SHIPPED_SEGNET = pathlib.Path(__file__).resolve().parent / "assets" / "segnet_digit_scenes.npz"
+SHIPPED_SEGNET = shipped_weights.ASSETS / "segnet_digit_scenes.npz"
 RETRAIN_SEGNET = "python -m course_tools.train_segnet"
 
 
@@ -56,21 +56,15 @@ def segnet_fingerprint():
 
 def save_shipped_segnet(model, history, seconds, mean_iou, seed, path=SHIPPED_SEGNET):
     """Save a trained lecture SegNet (float16 weights by path), its loss curve and facts."""
-    arrays = {
-        f"weights/{weight.path}": np.asarray(weight).astype(np.float16) for weight in model.weights
-    }
-    arrays["history/loss"] = np.asarray(history.history["loss"], np.float32)
+    weights = {f"weights/{weight.path}": np.asarray(weight) for weight in model.weights}
+    loss = {"history/loss": np.asarray(history.history["loss"], np.float32)}
     facts = {
         "fingerprint": segnet_fingerprint(),
         "seconds": seconds,
         "mean_iou": mean_iou,
         "seed": seed,
     }
-    for key, value in facts.items():
-        arrays[f"info/{key}"] = np.asarray(value)
-    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
-    return path
+    return shipped_weights.save_weights(path, weights, facts, others=loss)
 
 
 def load_shipped_segnet(model, path=SHIPPED_SEGNET):
@@ -83,13 +77,12 @@ def load_shipped_segnet(model, path=SHIPPED_SEGNET):
     """
     path = pathlib.Path(path)
     try:
-        with np.load(path) as stored:
-            info = {key[5:]: stored[key].item() for key in stored.files if key.startswith("info/")}
-            weights = {key[8:]: stored[key] for key in stored.files if key.startswith("weights/")}
-            loss = stored["history/loss"].tolist()
+        arrays, info = shipped_weights.load_weights(path)
+        loss = arrays["history/loss"].tolist()
     except (OSError, ValueError, KeyError) as error:
         print(f"No usable shipped SegNet ({path.name}: {error}); training it here instead.")
         return None
+    weights = {key[len("weights/") :]: arrays[key] for key in arrays if key.startswith("weights/")}
     if info.get("fingerprint") != segnet_fingerprint():
         print(
             f"The shipped SegNet was trained before the lecture's SegNet or recipe changed; "
@@ -110,5 +103,5 @@ def load_shipped_segnet(model, path=SHIPPED_SEGNET):
         )
         return None
     for weight in model.weights:
-        weight.assign(weights[weight.path].astype(np.float32))
+        weight.assign(weights[weight.path])
     return {"loss": loss}, info
