@@ -20,6 +20,9 @@ MODES = ("default", "fast", "full")  # the order of the published page's section
 MAKE_TEST_ROW = "make test, last run (minutes)"
 DETERMINISM_PROMISE = (
     "`config.setup()` seeds Python, NumPy and Keras and turns on TensorFlow's deterministic ops. "
+    "TensorFlow's oneDNN kernels stay on (its default on x86 CPUs), except in notebook 04 and "
+    "the FCN comparison, which turn them off (`config.setup(onednn=False)`): they train "
+    "FCN-32s's 64 x 64 transposed convolution at half the speed. "
     "TensorFlow promises that an op run again with the same inputs on the same hardware gives "
     "the same outputs; it promises nothing across processors, thread counts or TensorFlow "
     "versions, so a run elsewhere can differ in its figures' last digits or more. The ranges "

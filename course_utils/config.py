@@ -109,8 +109,22 @@ def in_colab():
 def quiet_tensorflow():
     """Silence TensorFlow's C++ start-up logs; takes effect only before TensorFlow is imported."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # oneDNN's start-up banner and its non-deterministic fused kernels both go with this.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def use_onednn(enabled=True):
+    """Whether TensorFlow may use its oneDNN kernels on x86 CPUs; only before it is imported.
+
+    TensorFlow's default is yes, and on the course's 2-core machine they train the U-Net and the
+    ResNets about 1.5 times as fast. Their transposed convolutions with large kernels are slower:
+    FCN-32s's 64 x 64 kernel trains at half the speed, so notebook 04 turns them off. Runs stay
+    deterministic either way (the same seed twice gives the same figures); the two settings
+    differ in the last digits of their results. Once TensorFlow is imported this does nothing.
+    """
+    if "tensorflow" not in sys.modules:
+        if enabled:
+            os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)  # TensorFlow's own default: on
+        else:
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 
 def import_tensorflow_quietly():
@@ -158,9 +172,13 @@ def run_seed():
         raise ValueError(f"{SEED_VARIABLE}={text!r} is not a whole number.") from None
 
 
-def seed_everything(seed=None):
-    """Seed Python, NumPy and Keras (default: :func:`run_seed`); ask for deterministic ops."""
+def seed_everything(seed=None, onednn=True):
+    """Seed Python, NumPy and Keras (default: :func:`run_seed`); ask for deterministic ops.
+
+    ``onednn``: see :func:`use_onednn`.
+    """
     seed = run_seed() if seed is None else seed
+    use_onednn(onednn)
     import_tensorflow_quietly()
     import keras
     import tensorflow as tf
@@ -171,12 +189,13 @@ def seed_everything(seed=None):
     return seed
 
 
-def setup(seed=None):
+def setup(seed=None, onednn=True):
     """Prepare a notebook: quiet logs, seeds (default: :func:`run_seed`), determinism.
 
-    Returns the mode in use.
+    ``onednn=False`` turns TensorFlow's oneDNN kernels off (:func:`use_onednn`). Returns the mode
+    in use.
     """
-    seed_everything(seed)
+    seed_everything(seed, onednn)
     import matplotlib
 
     # Figures identical from run to run: no date stamps in saved SVG/PDF metadata.

@@ -1,5 +1,7 @@
 """course_utils.config: the one place that decides the mode, the cache and the seeds."""
 
+import os
+import platform
 import subprocess
 import sys
 
@@ -87,3 +89,50 @@ def test_progress_does_not_import_keras_until_a_bar_is_needed():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["False", "True"]
+
+
+TRAIN_A_LITTLE = """
+import hashlib, sys
+from course_utils import config
+
+config.setup(5, onednn=sys.argv[1] == "on")
+import keras, numpy as np
+from tensorflow.python.util import _pywrap_util_port
+
+images = np.random.default_rng(0).random((16, 16, 16, 1), "float32")
+model = keras.Sequential([
+    keras.Input((16, 16, 1)),
+    keras.layers.Conv2D(8, 3, strides=2, padding="same"),
+    keras.layers.BatchNormalization(),
+    keras.layers.ReLU(),
+    keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same"),
+])
+model.compile(keras.optimizers.Adam(1e-2), "mse")
+model.fit(images, images, epochs=3, batch_size=4, verbose=0)
+weights = np.concatenate([np.ravel(weight) for weight in model.get_weights()])
+print(_pywrap_util_port.IsMklEnabled(), hashlib.sha256(weights.tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (sys.platform == "linux" and platform.machine() == "x86_64"),
+    reason="TensorFlow ships oneDNN kernels on x86 Linux",
+)
+def test_onednn_is_on_unless_a_notebook_turns_it_off_and_training_reproduces_either_way():
+    def train(onednn):
+        result = subprocess.run(
+            [sys.executable, "-c", TRAIN_A_LITTLE, onednn],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"},
+        )
+        assert "oneDNN custom operations" not in result.stderr  # TensorFlow's banner stays hidden
+        enabled, digest = result.stdout.split()
+        return enabled, digest
+
+    first, second, off = train("on"), train("on"), train("off")
+    assert first[0] == "True" and off[0] == "False"
+    assert first == second  # the same seed, the same weights, bit for bit, with oneDNN on
+    assert off[1] != first[1]  # the two kernels really differ (in the last digits)
