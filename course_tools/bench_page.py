@@ -146,8 +146,9 @@ def figure_table(records, mode):
     if blind:
         lines += [
             "",
-            "Same value at every seed, so their range says nothing about noise (a cell may "
-            "reseed with a fixed number instead of `config.run_seed()`): " + "; ".join(blind) + ".",
+            "Same value at every seed, so their range says nothing about noise (the figure may "
+            "not depend on training, come from shipped weights, or a cell may reseed with a "
+            "fixed number instead of `config.run_seed()`): " + "; ".join(blind) + ".",
         ]
     return lines
 

@@ -118,7 +118,9 @@ def use_onednn(enabled=True):
     ResNets about 1.5 times as fast. Their transposed convolutions with large kernels are slower:
     FCN-32s's 64 x 64 kernel trains at half the speed, so notebook 04 turns them off. Runs stay
     deterministic either way (the same seed twice gives the same figures); the two settings
-    differ in the last digits of their results. Once TensorFlow is imported this does nothing.
+    differ in the last digits of their results. The caller decides: a ``TF_ENABLE_ONEDNN_OPTS``
+    inherited from the environment (a benchmark's parent process, a shell) is replaced. Once
+    TensorFlow is imported this does nothing.
     """
     if "tensorflow" not in sys.modules:
         if enabled:
