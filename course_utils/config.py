@@ -116,11 +116,14 @@ def use_onednn(enabled=True):
 
     TensorFlow's default is yes, and on the course's 2-core machine they train the U-Net and the
     ResNets about 1.5 times as fast. Their transposed convolutions with large kernels are slower:
-    FCN-32s's 64 x 64 kernel trains at half the speed, so notebook 04 turns them off. Runs stay
-    deterministic either way (the same seed twice gives the same figures); the two settings
-    differ in the last digits of their results. The caller decides: a ``TF_ENABLE_ONEDNN_OPTS``
-    inherited from the environment (a benchmark's parent process, a shell) is replaced. Once
-    TensorFlow is imported this does nothing.
+    FCN-32s's 64 x 64 kernel trains at half the speed, so notebook 04 turns them off. And they
+    refuse some transposed convolutions whose ``output_padding`` shrinks the output (TensorFlow
+    2.21: "could not create a primitive descriptor"), which TensorFlow's own kernels compute:
+    notebooks 01 and 02, which explore every padding, the tests and the grader turn them off.
+    Runs stay deterministic either way (the same seed twice gives the same figures); the two
+    settings differ in the last digits of their results. The caller decides: a
+    ``TF_ENABLE_ONEDNN_OPTS`` inherited from the environment (a benchmark's parent process, a
+    shell) is replaced. Once TensorFlow is imported this does nothing.
     """
     if "tensorflow" not in sys.modules:
         if enabled:
