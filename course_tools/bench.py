@@ -28,7 +28,7 @@ from course_tools import bench_compare, bench_page, bench_stats, notebooks
 OUT = bench_page.WORK
 SEEDS = 3  # per notebook and comparison; a release run uses 5
 # Run twice at the same seed to show whether runs reproduce: the U-Net, whose runs once moved
-# between reruns, trained with TensorFlow's oneDNN kernels (on everywhere but notebook 04).
+# between reruns, trained with TensorFlow's oneDNN kernels (off only in notebooks 01, 02 and 04).
 DETERMINISM_NOTEBOOK = "notebooks/06_unet.ipynb"
 
 
